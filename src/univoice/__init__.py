@@ -1,0 +1,72 @@
+"""univoice: write a phone-call flow once, run it on MessageBird, Bird or Bandwidth.
+
+Names are loaded on first use, so ``import univoice`` stays cheap (no pydantic model
+building, and never lxml, httpx or a provider) until a feature is used.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Flow": "univoice.flow",
+    "FlowBuilder": "univoice.flow",
+    "CalleeScript": "univoice.simulator",
+    "Trace": "univoice.simulator",
+    "simulate": "univoice.simulator",
+    "UnivoiceError": "univoice.errors",
+    "ConfigError": "univoice.errors",
+    "FlowValidationError": "univoice.errors",
+    "FlowIssue": "univoice.errors",
+    "UnsupportedFeature": "univoice.errors",
+    "ProviderNotFound": "univoice.errors",
+    "get_provider": "univoice.plugins",
+    "provider_names": "univoice.plugins",
+}
+
+if TYPE_CHECKING:
+    from univoice.errors import (
+        ConfigError,
+        FlowIssue,
+        FlowValidationError,
+        ProviderNotFound,
+        UnivoiceError,
+        UnsupportedFeature,
+    )
+    from univoice.flow import Flow, FlowBuilder
+    from univoice.plugins import get_provider, provider_names
+    from univoice.simulator import CalleeScript, Trace, simulate
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'univoice' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
+
+__all__ = [
+    "CalleeScript",
+    "ConfigError",
+    "Flow",
+    "FlowBuilder",
+    "FlowIssue",
+    "FlowValidationError",
+    "ProviderNotFound",
+    "Trace",
+    "UnivoiceError",
+    "UnsupportedFeature",
+    "__version__",
+    "get_provider",
+    "provider_names",
+    "simulate",
+]
