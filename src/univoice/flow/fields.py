@@ -40,7 +40,9 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 def _e164(value: str) -> str:
     if not _E164.fullmatch(value):
         raise PydanticCustomError(
-            "e164", "'{value}' is not an E.164 number (expected '+', a country code and at most 15 digits in all)",
+            "e164",
+            "'{value}' is not an E.164 number (expected '+', a country code and at most 15 "
+            "digits in all)",
             {"value": value},
         )
     import phonenumbers  # lazy: its metadata costs import time nobody else needs

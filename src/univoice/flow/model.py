@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
@@ -13,6 +14,7 @@ from univoice.flow.fields import MAX_STEPS, Gender, Language
 from univoice.flow.paths import issues_from_pydantic
 from univoice.flow.rules import check
 from univoice.flow.steps import FlowModel, MachineDetection, Step
+from univoice.flow.walk import walk
 
 if TYPE_CHECKING:
     from univoice.flow.builder import FlowBuilder
@@ -58,6 +60,10 @@ class Flow(FlowModel):
             raise FlowValidationError(errors)
         self._warnings = [i for i in issues if i.severity == "warning"]
         return self
+
+    def walk(self) -> Iterator[tuple[str, Step]]:
+        """Every step with its path (``steps[1].gather.options['2'].steps[0]``)."""
+        return walk(self)
 
     def warnings(self) -> list[FlowIssue]:
         """Problems that do not stop the flow from running (e.g. steps that never run)."""

@@ -8,7 +8,7 @@ each field on its own.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -29,8 +29,8 @@ from univoice.flow.fields import (
     MAX_STEPS,
     MAX_TARGETS,
     Dtmf,
-    Gender,
     GatherTimeout,
+    Gender,
     HttpMethod,
     HttpUrl,
     Key,
@@ -283,13 +283,13 @@ def _untag(value: Any, handler: SerializerFunctionWrapHandler) -> Any:
 
 
 Step = Annotated[
-    Union[Say, Play, Pause, Gather, Record, Transfer, Conference, SendDigits, Redirect, Hangup],
+    Say | Play | Pause | Gather | Record | Transfer | Conference | SendDigits | Redirect | Hangup,
     Field(discriminator="kind"),
     BeforeValidator(_tag(tuple(STEP_TYPES))),
     WrapSerializer(_untag),
 ]
 PromptStep = Annotated[
-    Union[Say, Play, Pause],
+    Say | Play | Pause,
     Field(discriminator="kind"),
     BeforeValidator(_tag(PROMPT_KINDS)),
     WrapSerializer(_untag),

@@ -1,0 +1,3 @@
+from univoice.cli import main
+
+main()

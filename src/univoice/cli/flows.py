@@ -1,0 +1,125 @@
+"""``univoice flow check|schema|render`` and ``univoice simulate``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from univoice.cli.output import emit_json, issue_lines, stderr, stdout
+from univoice.errors import FlowValidationError
+
+app = typer.Typer(help="Check, render and describe flow files.", no_args_is_help=True)
+
+AsJson = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+FlowFile = Annotated[Path, typer.Argument(help="Flow file (.yaml, .yml or .json).")]
+
+
+def load(path: Path) -> Any:
+    from univoice.flow import Flow
+
+    return Flow.load(path)
+
+
+@app.command()
+def check(
+    files: Annotated[list[Path], typer.Argument(help="Flow files (.yaml, .yml or .json).")],
+    as_json: AsJson = False,
+) -> None:
+    """Validate flow files; print every problem with its step path. Exit 1 if any is invalid."""
+    results: list[dict[str, Any]] = []
+    for path in files:
+        try:
+            flow = load(path)
+        except FlowValidationError as exc:
+            results.append({"file": str(path), "valid": False,
+                            "errors": [vars_of(i) for i in exc.issues], "warnings": []})
+            if not as_json:
+                for line in issue_lines(exc):
+                    stderr.print(f"error: {line}", markup=False)
+            continue
+        warnings = flow.warnings()
+        results.append({"file": str(path), "valid": True, "errors": [],
+                        "warnings": [vars_of(w) for w in warnings]})
+        if not as_json:
+            stdout.print(f"ok: {path} ({_count_steps(flow)} steps)", markup=False)
+            for w in warnings:
+                stdout.print(f"warning: {path}: {w}", markup=False)
+    if as_json:
+        emit_json(results)
+    if not all(r["valid"] for r in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of flow documents (for editor completion of YAML flows)."""
+    from univoice.flow import Flow
+
+    emit_json(Flow.json_schema())
+
+
+@app.command()
+def render(
+    file: FlowFile,
+    provider: Annotated[str, typer.Option("--provider", "-p", help="Provider to compile for.")],
+) -> None:
+    """Print the flow compiled into a provider's own document (BXML, call-flow JSON, ...)."""
+    from univoice.plugins import get_provider
+
+    flow = load(file)
+    adapter = get_provider(provider)
+    adapter.check_flow(flow)
+    typer.echo(adapter.compile_flow(flow).body)
+
+
+def simulate(
+    file: FlowFile,
+    press: Annotated[list[str] | None, typer.Option(
+        "--press", help="Keys the caller presses at the next gather (repeat, in order).")] = None,
+    silence: Annotated[bool, typer.Option(
+        "--silence", help="The caller presses nothing at the next gather (in order with "
+        "--press).")] = False,
+    no_answer: Annotated[bool, typer.Option("--no-answer", help="Nobody answers.")] = False,
+    busy: Annotated[bool, typer.Option("--busy", help="The line is busy.")] = False,
+    machine: Annotated[bool, typer.Option("--machine", help="A machine answers.")] = False,
+    failed: Annotated[bool, typer.Option("--failed", help="The call fails.")] = False,
+    transfer_no_answer: Annotated[bool, typer.Option(
+        "--transfer-no-answer", help="No transfer target answers.")] = False,
+    hang_up_after: Annotated[float | None, typer.Option(
+        "--hang-up-after", help="The caller hangs up this many seconds after answering.")] = None,
+    hang_up_at: Annotated[str | None, typer.Option(
+        "--hang-up-at", help="The caller hangs up as this step starts (e.g. steps[2]).")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Run a flow on the simulator against a scripted caller; print the transcript."""
+    from univoice.simulator import CalleeScript
+    from univoice.simulator import simulate as run
+
+    modes = [m for m, on in (("no_answer", no_answer), ("busy", busy), ("machine", machine),
+                             ("failed", failed)) if on]
+    if len(modes) > 1:
+        stderr.print("error: choose at most one of --no-answer, --busy, --machine, --failed")
+        raise typer.Exit(2)
+    flow = load(file)
+    script = CalleeScript(
+        answer=modes[0] if modes else "human",
+        keys=[k or None for k in press or []] + ([None] if silence else []),
+        transfers=[False] * _count_steps(flow, "transfer") if transfer_no_answer else [],
+        hang_up_after=hang_up_after,
+        hang_up_at=hang_up_at,
+    )
+    trace = run(flow, script)
+    if as_json:
+        emit_json(trace.to_dict())
+    else:
+        stdout.print(trace.transcript(), markup=False)
+
+
+def vars_of(issue: Any) -> dict[str, str]:
+    return {"path": issue.path, "message": issue.message, "severity": issue.severity}
+
+
+def _count_steps(flow: Any, kind: str | None = None) -> int:
+    return sum(1 for _, step in flow.walk() if kind is None or step.kind == kind)
