@@ -24,21 +24,52 @@ _LAZY = {
     "UnsupportedFeature": "univoice.errors",
     "ProviderNotFound": "univoice.errors",
     "get_provider": "univoice.plugins",
+    "Voice": "univoice.client",
+    "AsyncVoice": "univoice.client",
+    "Config": "univoice.config",
+    "Hooks": "univoice.transport",
+    "RetryPolicy": "univoice.retry",
+    "Call": "univoice.models",
+    "CallStatus": "univoice.models",
+    "Recording": "univoice.models",
+    "InvalidArguments": "univoice.errors",
+    "TransportError": "univoice.errors",
+    "ProviderError": "univoice.errors",
+    "AuthenticationError": "univoice.errors",
+    "NotFound": "univoice.errors",
+    "RateLimited": "univoice.errors",
+    "InvalidRequest": "univoice.errors",
+    "ServerError": "univoice.errors",
+    "AmbiguousCreate": "univoice.errors",
     "provider_names": "univoice.plugins",
 }
 
 if TYPE_CHECKING:
+    from univoice.client import AsyncVoice, Voice
+    from univoice.config import Config
     from univoice.errors import (
+        AmbiguousCreate,
+        AuthenticationError,
         ConfigError,
         FlowIssue,
         FlowValidationError,
+        InvalidArguments,
+        InvalidRequest,
+        NotFound,
+        ProviderError,
         ProviderNotFound,
+        RateLimited,
+        ServerError,
+        TransportError,
         UnivoiceError,
         UnsupportedFeature,
     )
     from univoice.flow import Flow, FlowBuilder
+    from univoice.models import Call, CallStatus, Recording
     from univoice.plugins import get_provider, provider_names
+    from univoice.retry import RetryPolicy
     from univoice.simulator import CalleeScript, Trace, simulate
+    from univoice.transport import Hooks
 
 
 def __getattr__(name: str) -> Any:
@@ -55,16 +86,33 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AmbiguousCreate",
+    "AsyncVoice",
+    "AuthenticationError",
+    "Call",
+    "CallStatus",
     "CalleeScript",
+    "Config",
     "ConfigError",
     "Flow",
     "FlowBuilder",
     "FlowIssue",
     "FlowValidationError",
+    "Hooks",
+    "InvalidArguments",
+    "InvalidRequest",
+    "NotFound",
+    "ProviderError",
     "ProviderNotFound",
+    "RateLimited",
+    "Recording",
+    "RetryPolicy",
+    "ServerError",
     "Trace",
+    "TransportError",
     "UnivoiceError",
     "UnsupportedFeature",
+    "Voice",
     "__version__",
     "get_provider",
     "provider_names",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
 
@@ -35,8 +35,10 @@ class FlowIssue:
         return f"{where}: {self.message}"
 
 
-class FlowValidationError(UnivoiceError):
-    """A flow document or model is invalid; ``issues`` lists every problem found."""
+class InvalidInput(UnivoiceError):
+    """Input was rejected before any request; ``issues`` lists every problem found."""
+
+    what = "input"
 
     def __init__(self, issues: Iterable[FlowIssue], *, source: str | None = None) -> None:
         self.issues: list[FlowIssue] = list(issues)
@@ -44,7 +46,7 @@ class FlowValidationError(UnivoiceError):
         super().__init__(self._summary())
 
     def _summary(self) -> str:
-        head = f"invalid flow{f' in {self.source}' if self.source else ''}"
+        head = f"invalid {self.what}{f' in {self.source}' if self.source else ''}"
         n = len(self.issues)
         lines = [f"{head}: {n} problem{'s' if n != 1 else ''}"]
         lines += [f"  {issue}" for issue in self.issues]
@@ -52,6 +54,18 @@ class FlowValidationError(UnivoiceError):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self.issues,), {"source": self.source})
+
+
+class FlowValidationError(InvalidInput):
+    """A flow document or model is invalid; ``issues`` lists every problem found."""
+
+    what = "flow"
+
+
+class InvalidArguments(InvalidInput):
+    """Arguments to a client call are invalid (bad number, negative timeout, ...)."""
+
+    what = "arguments"
 
 
 class UnsupportedFeature(UnivoiceError):
@@ -93,3 +107,85 @@ class ProviderNotFound(ConfigError):
         super().__init__(
             f"no provider named '{name}' is installed; installed: {', '.join(installed) or 'none'}"
         )
+
+
+class TransportError(UnivoiceError):
+    """The request did not get an HTTP answer (connect failure, timeout, reset)."""
+
+    def __init__(self, message: str, *, provider: str, operation: str,
+                 sent: bool = False) -> None:
+        self.provider = provider
+        self.operation = operation
+        # True when the request may have reached the provider (a timeout while reading,
+        # a reset): the effect of a create is then unknown until reconciled.
+        self.sent = sent
+        super().__init__(f"{provider} {operation}: {message}")
+
+
+class RequestTimeout(TransportError):
+    """The provider did not answer in time."""
+
+
+class ConnectFailed(TransportError):
+    """The provider could not be reached; the request was never sent."""
+
+
+class AmbiguousCreate(TransportError):
+    """A create may or may not have happened, and it could not be reconciled.
+
+    Raised instead of retrying blindly: a retry could place a second call. ``tag`` is
+    what to look the call up by once the provider answers again.
+    """
+
+    def __init__(self, message: str, *, provider: str, operation: str,
+                 tag: str | None) -> None:
+        self.tag = tag
+        super().__init__(message, provider=provider, operation=operation, sent=True)
+
+
+class ProviderError(UnivoiceError):
+    """The provider answered with an error (or with something that is not a valid answer)."""
+
+    def __init__(self, message: str, *, provider: str, operation: str,
+                 status: int | None = None, code: str | None = None,
+                 request_id: str | None = None, raw: Any = None) -> None:
+        self.provider = provider
+        self.operation = operation
+        self.status = status
+        self.code = code
+        self.provider_message = message
+        self.request_id = request_id
+        self.raw = raw  # the response body as received (already redacted)
+        parts = [f"{provider} {operation}"]
+        if status is not None:
+            parts.append(f"HTTP {status}")
+        if code:
+            parts.append(f"code {code}")
+        text = f"{' '.join(parts)}: {message}"
+        if request_id:
+            text += f" (request id {request_id})"
+        super().__init__(text)
+
+
+class AuthenticationError(ProviderError):
+    """401/403: the credentials are wrong or lack the rights for this operation."""
+
+
+class NotFound(ProviderError):
+    """404: no such call, recording, conference, ..."""
+
+
+class RateLimited(ProviderError):
+    """429 (or 503 with Retry-After) after the retries ran out; ``retry_after`` in seconds."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kw)
+
+
+class InvalidRequest(ProviderError):
+    """400/409/415/422: the provider refused the request as invalid or not possible now."""
+
+
+class ServerError(ProviderError):
+    """5xx: the provider failed."""

@@ -35,5 +35,11 @@ def univoice_response(provider: str, request: Any, response: Any) -> None:
 
 
 @hookspec
+def univoice_retry(provider: str, operation: str, attempt: int, delay: float, error: Any
+                   ) -> None:
+    """Observe a retry: ``attempt`` failed with ``error``; the next comes after ``delay`` s."""
+
+
+@hookspec
 def univoice_event(event: Any) -> None:
     """Observe a neutral event (a webhook callback or a simulated call event)."""

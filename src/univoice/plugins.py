@@ -18,7 +18,7 @@ from univoice import hooks
 from univoice.errors import ProviderNotFound
 
 if TYPE_CHECKING:
-    from univoice.capabilities import Feature
+    from univoice.capabilities import Feature, Resource
     from univoice.provider import Provider
 
 GROUP = "univoice"
@@ -78,5 +78,6 @@ def get_provider(name: str | None = None, **settings: Any) -> Provider:
     return found[name](**settings)
 
 
-def providers_supporting(feature: Feature) -> list[str]:
-    return [name for name, cls in providers().items() if feature in cls.capabilities.features]
+def providers_supporting(feature: Feature | Resource) -> list[str]:
+    return [name for name, cls in providers().items()
+            if feature in cls.capabilities.features or feature in cls.capabilities.resources]

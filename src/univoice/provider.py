@@ -6,11 +6,41 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from univoice.errors import UnsupportedFeature
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+
+from univoice.capabilities import Resource
+from univoice.errors import ConfigError, UnsupportedFeature
 
 if TYPE_CHECKING:
+    import httpx
+
     from univoice.capabilities import Capabilities, Feature
     from univoice.flow import Flow
+    from univoice.models import (
+        Call,
+        Conference,
+        ConferenceMember,
+        Page,
+        Recording,
+        StoredFlow,
+        Transcription,
+        WebhookSubscription,
+    )
+    from univoice.operations import Operation
+    from univoice.params import (
+        CallFilters,
+        ConferenceFilters,
+        CreateCall,
+        MemberUpdate,
+        UpdateCall,
+        UpdateConference,
+    )
+
+
+class ProviderSettings(BaseModel):
+    """A provider's own settings (credentials as ``SecretStr``: never printed)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 @dataclass(frozen=True)
@@ -29,18 +59,32 @@ class Document:
 class Provider(ABC):
     """A provider adapter. Subclasses hold only what is different about their provider.
 
-    ``compile_flow`` is pure (no I/O): translation lives here, requests in the transport.
+    ``compile_flow`` is pure (no I/O); REST operations are pairs of pure functions
+    (``univoice.operations``) that the transport runs. Resource methods a provider does
+    not override raise ``UnsupportedFeature`` before any request.
     """
 
     name: ClassVar[str]
     title: ClassVar[str]
     capabilities: ClassVar[Capabilities]
+    settings_model: ClassVar[type[ProviderSettings]] = ProviderSettings
 
-    def __init__(self, **settings: Any) -> None:
+    def __init__(self, settings: ProviderSettings | None = None, **values: Any) -> None:
+        if settings is None:
+            try:
+                settings = self.settings_model(**values)
+            except ValidationError as exc:
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: "
+                    f"{'missing' if e['type'] == 'missing' else e['msg']}"
+                    for e in exc.errors(include_url=False, include_input=False))
+                raise ConfigError(f"[{self.name}] settings are invalid: {problems}") from None
         self.settings = settings
 
     def __repr__(self) -> str:  # settings may hold secrets: never shown
         return f"<{type(self).__name__} {self.name!r}>"
+
+    # Flows ------------------------------------------------------------------------------
 
     def check_flow(self, flow: Flow) -> None:
         """Raise ``UnsupportedFeature`` for the first feature (in document order) missing."""
@@ -50,7 +94,8 @@ class Provider(ABC):
         feature, paths = min(missing.items(), key=lambda item: _order(item[1][0]))
         raise self.unsupported(feature, path=paths[0])
 
-    def unsupported(self, feature: Feature, *, path: str | None = None) -> UnsupportedFeature:
+    def unsupported(self, feature: Feature | Resource, *, path: str | None = None
+                    ) -> UnsupportedFeature:
         from univoice.plugins import providers_supporting
 
         return UnsupportedFeature(
@@ -62,6 +107,127 @@ class Provider(ABC):
     @abstractmethod
     def compile_flow(self, flow: Flow) -> Document:
         """Translate ``flow`` into this provider's document; call ``check_flow`` first."""
+
+    # Transport --------------------------------------------------------------------------
+
+    def auth(self) -> httpx.Auth | None:
+        """How requests are authenticated; the transport applies it, operations never do."""
+        return None
+
+    def secrets(self) -> list[str]:
+        """Every secret value in the settings, for redaction."""
+        return [value.get_secret_value() for _, value in self.settings
+                if isinstance(value, SecretStr)]
+
+    def error_details(self, response: httpx.Response) -> tuple[str, str | None, str | None]:
+        """(message, provider error code, request id) of an error response."""
+        try:
+            body = response.json()
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        message, code = "", None
+        if isinstance(body, dict):
+            for key in ("message", "description", "error", "detail"):
+                if isinstance(body.get(key), str):
+                    message = body[key]
+                    break
+            raw_code = body.get("code", body.get("type"))
+            code = None if raw_code is None else str(raw_code)
+        request_id = next((response.headers[h] for h in _REQUEST_ID_HEADERS
+                           if h in response.headers), None)
+        return message or response.reason_phrase, code, request_id
+
+    def http_transport(self) -> httpx.BaseTransport | None:
+        """A transport of the provider's own (the simulator's in-memory one); None: network."""
+        return None
+
+    def async_http_transport(self) -> httpx.AsyncBaseTransport | None:
+        """The async twin of ``http_transport``."""
+        return None
+
+
+    # REST operations: each builds an Operation (request + parser); none does I/O. ------
+    # A provider overrides those it declares in ``capabilities.resources``.
+
+    def create_call(self, params: CreateCall) -> Operation[Call]:
+        raise self.unsupported(Resource.CALLS_CREATE)
+
+    def get_call(self, call_id: str) -> Operation[Call]:
+        raise self.unsupported(Resource.CALLS_GET)
+
+    def list_calls(self, filters: CallFilters, cursor: str | None, page_size: int
+                   ) -> Operation[Page[Call]]:
+        raise self.unsupported(Resource.CALLS_LIST)
+
+    def update_call(self, call_id: str, params: UpdateCall) -> Operation[Call | None]:
+        raise self.unsupported(Resource.CALLS_UPDATE)
+
+    def hangup_call(self, call_id: str) -> Operation[None]:
+        raise self.unsupported(Resource.CALLS_HANGUP)
+
+    def list_recordings(self, call_id: str | None, cursor: str | None, page_size: int
+                        ) -> Operation[Page[Recording]]:
+        raise self.unsupported(Resource.RECORDINGS_LIST)
+
+    def get_recording(self, recording_id: str, call_id: str | None) -> Operation[Recording]:
+        raise self.unsupported(Resource.RECORDINGS_GET)
+
+    def download_recording(self, recording: Recording) -> Operation[httpx.Response]:
+        raise self.unsupported(Resource.RECORDINGS_DOWNLOAD)
+
+    def delete_recording(self, recording: Recording) -> Operation[None]:
+        raise self.unsupported(Resource.RECORDINGS_DELETE)
+
+    def create_transcription(self, recording: Recording, language: str | None
+                             ) -> Operation[Transcription | None]:
+        raise self.unsupported(Resource.TRANSCRIPTIONS_CREATE)
+
+    def get_transcription(self, recording: Recording) -> Operation[Transcription]:
+        raise self.unsupported(Resource.TRANSCRIPTIONS_GET)
+
+    def list_conferences(self, filters: ConferenceFilters, cursor: str | None,
+                         page_size: int) -> Operation[Page[Conference]]:
+        raise self.unsupported(Resource.CONFERENCES_LIST)
+
+    def get_conference(self, conference_id: str) -> Operation[Conference]:
+        raise self.unsupported(Resource.CONFERENCES_GET)
+
+    def update_conference(self, conference_id: str, params: UpdateConference
+                          ) -> Operation[None]:
+        raise self.unsupported(Resource.CONFERENCES_UPDATE)
+
+    def list_members(self, conference_id: str, cursor: str | None, page_size: int
+                     ) -> Operation[Page[ConferenceMember]]:
+        raise self.unsupported(Resource.CONFERENCE_MEMBERS)
+
+    def update_member(self, conference_id: str, call_id: str, params: MemberUpdate
+                      ) -> Operation[None]:
+        raise self.unsupported(Resource.CONFERENCE_MEMBERS)
+
+    def list_flows(self, cursor: str | None, page_size: int) -> Operation[Page[StoredFlow]]:
+        raise self.unsupported(Resource.FLOWS)
+
+    def get_flow(self, flow_id: str) -> Operation[StoredFlow]:
+        raise self.unsupported(Resource.FLOWS)
+
+    def create_flow(self, flow: Flow, name: str | None) -> Operation[StoredFlow]:
+        raise self.unsupported(Resource.FLOWS)
+
+    def delete_flow(self, flow_id: str) -> Operation[None]:
+        raise self.unsupported(Resource.FLOWS)
+
+    def list_webhooks(self, cursor: str | None, page_size: int
+                      ) -> Operation[Page[WebhookSubscription]]:
+        raise self.unsupported(Resource.WEBHOOKS)
+
+    def create_webhook(self, url: str, events: list[str]) -> Operation[WebhookSubscription]:
+        raise self.unsupported(Resource.WEBHOOKS)
+
+    def delete_webhook(self, webhook_id: str) -> Operation[None]:
+        raise self.unsupported(Resource.WEBHOOKS)
+
+
+_REQUEST_ID_HEADERS = ("x-request-id", "messagebird-request-id", "x-amzn-requestid")
 
 
 def _order(path: str) -> tuple[int, str]:

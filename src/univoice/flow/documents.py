@@ -126,7 +126,7 @@ def editor_schema(schema: dict[str, Any]) -> dict[str, Any]:
             return [rewrite(v) for v in node]
         return node
 
-    out = rewrite(schema)
+    out: dict[str, Any] = rewrite(schema)
     for definition in out.get("$defs", defs).values():
         props = definition.get("properties", {})
         if "kind" in props:

@@ -13,17 +13,15 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import (
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
-    ValidationError,
     WrapSerializer,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
-from univoice.errors import FlowValidationError
+from univoice.errors import FlowValidationError, InvalidInput
 from univoice.flow.fields import (
     MAX_DIGITS,
     MAX_STEPS,
@@ -46,25 +44,13 @@ from univoice.flow.fields import (
     Text,
     VariableName,
 )
-from univoice.flow.paths import issues_from_pydantic
+from univoice.validated import Validated
 
 
-class FlowModel(BaseModel):
-    """Frozen, strict about unknown fields, and raising ``FlowValidationError``."""
+class FlowModel(Validated):
+    """Base of the flow models: their errors are ``FlowValidationError``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=False)
-    _path_prefix: ClassVar[str] = ""
-
-    def __init__(self, /, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            raise FlowValidationError(issues_from_pydantic(exc, self._path_prefix)) from None
-
-    # Only direct construction (`Say(text="")`) goes through __init__; nested validation
-    # must not, or a nested error would surface without its full path. This marker is how
-    # pydantic tells its own __init__ apart (tests/unit/test_flow_errors.py guards it).
-    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+    error_class: ClassVar[type[InvalidInput]] = FlowValidationError
 
 
 # Steps --------------------------------------------------------------------------------

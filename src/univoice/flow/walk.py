@@ -26,9 +26,9 @@ def _steps(steps: list[Step], path: str) -> Iterator[tuple[str, Step]]:
         if isinstance(step, Gather):
             for digits, branch in (step.options or {}).items():
                 yield from _branch(branch, join(here, "gather", "options", digits))
-            for name, branch in (("no_input", step.no_input), ("invalid", step.invalid)):
-                if branch is not None:
-                    yield from _branch(branch, join(here, "gather", name))
+            for name, outcome in (("no_input", step.no_input), ("invalid", step.invalid)):
+                if outcome is not None:
+                    yield from _branch(outcome, join(here, "gather", name))
         elif isinstance(step, Transfer) and step.no_answer is not None:
             yield from _branch(step.no_answer, join(here, "transfer", "no_answer"))
 

@@ -1,0 +1,125 @@
+"""``Voice`` and ``AsyncVoice``: one client over whichever provider is configured.
+
+    voice = univoice.Voice.from_config()          # univoice.toml + UNIVOICE_* env
+    call = voice.calls.create(to="+31612345678", from_="+31201234567", flow=ivr)
+    for rec in voice.recordings.list(call_id=call.id):
+        rec.download("out/")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+from univoice import resources as r
+from univoice.config import Config, HttpConfig
+from univoice.plugins import get_provider
+from univoice.provider import Provider
+from univoice.transport import AsyncTransport, Hooks, HttpSettings, SyncTransport
+
+if TYPE_CHECKING:
+    import httpx
+
+
+def _provider(provider: str | Provider | None, settings: dict[str, Any]) -> Provider:
+    if isinstance(provider, Provider):
+        return provider
+    return get_provider(provider, **settings)
+
+
+def _http(http: HttpSettings | HttpConfig | dict[str, Any] | None) -> HttpSettings:
+    if http is None:
+        return HttpSettings()
+    if isinstance(http, HttpSettings):
+        return http
+    if isinstance(http, dict):
+        http = HttpConfig(**http)
+    return http.settings()
+
+
+class Voice:
+    """The synchronous client. ``Voice(provider="bandwidth", account_id=..., ...)``.
+
+    Pass ``http=`` (timeouts, pool limits, retry policy), ``client=`` (your own
+    ``httpx.Client``) or ``hooks=`` (request/response/retry observers) to tune it.
+    """
+
+    def __init__(self, provider: str | Provider | None = None, *,
+                 http: HttpSettings | HttpConfig | dict[str, Any] | None = None,
+                 client: httpx.Client | None = None, hooks: Hooks | None = None,
+                 **provider_settings: Any) -> None:
+        self.provider = _provider(provider, provider_settings)
+        self._transport = SyncTransport(self.provider, _http(http), client=client, hooks=hooks)
+        run, p = self._transport.run, self.provider
+        self.calls = r.Calls(run, p)
+        self.recordings = r.Recordings(run, p)
+        self.transcriptions = r.Transcriptions(run, p)
+        self.conferences = r.Conferences(run, p)
+        self.flows = r.Flows(run, p)
+        self.webhooks = r.Webhooks(run, p)
+
+    @classmethod
+    def from_config(cls, path: str | Path | None = None, *, provider: str | None = None,
+                    client: httpx.Client | None = None, hooks: Hooks | None = None) -> Self:
+        """Build from ``univoice.toml`` (or ``path``) and ``UNIVOICE_*`` variables."""
+        config = Config.load(path)
+        return cls(config.make_provider(provider), http=config.http, client=client,
+                   hooks=hooks)
+
+    def __repr__(self) -> str:
+        return f"<Voice provider={self.provider.name!r}>"
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+class AsyncVoice:
+    """The asynchronous client: the same resources, each method awaited.
+
+    By default it runs httpx over aiohttp (``http={"async_backend": "httpx"}`` selects
+    httpx's own transport); see ``bench/rest_bench.py`` for why.
+    """
+
+    def __init__(self, provider: str | Provider | None = None, *,
+                 http: HttpSettings | HttpConfig | dict[str, Any] | None = None,
+                 client: httpx.AsyncClient | None = None, hooks: Hooks | None = None,
+                 **provider_settings: Any) -> None:
+        self.provider = _provider(provider, provider_settings)
+        self._transport = AsyncTransport(self.provider, _http(http), client=client,
+                                         hooks=hooks)
+        run, p = self._transport.run, self.provider
+        self.calls = r.AsyncCalls(run, p)
+        self.recordings = r.AsyncRecordings(run, p)
+        self.transcriptions = r.AsyncTranscriptions(run, p)
+        self.conferences = r.AsyncConferences(run, p)
+        self.flows = r.AsyncFlows(run, p)
+        self.webhooks = r.AsyncWebhooks(run, p)
+
+    @classmethod
+    def from_config(cls, path: str | Path | None = None, *, provider: str | None = None,
+                    client: httpx.AsyncClient | None = None, hooks: Hooks | None = None
+                    ) -> Self:
+        config = Config.load(path)
+        return cls(config.make_provider(provider), http=config.http, client=client,
+                   hooks=hooks)
+
+    def __repr__(self) -> str:
+        return f"<AsyncVoice provider={self.provider.name!r}>"
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()

@@ -1,0 +1,530 @@
+"""The client's resources: ``voice.calls``, ``.recordings``, ``.transcriptions``, ...
+
+Every method checks its arguments and builds its operation in ``_Ops`` (shared), before
+any I/O; the sync and async classes differ only in how they run the operation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, TypeVar
+
+from univoice.errors import FlowIssue as _Issue
+from univoice.errors import InvalidArguments, RequestTimeout
+from univoice.flow import Flow
+from univoice.models import (
+    Call,
+    Conference,
+    ConferenceMember,
+    Page,
+    Recording,
+    StoredFlow,
+    Transcription,
+    WebhookSubscription,
+)
+from univoice.paging import AsyncPager, Pager
+from univoice.params import (
+    CallFilters,
+    ConferenceFilters,
+    CreateCall,
+    MemberUpdate,
+    UpdateCall,
+    UpdateConference,
+    WebhookArgs,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+    from univoice.operations import Operation
+    from univoice.provider import Provider
+
+T = TypeVar("T")
+Sink = str | Path | IO[bytes]
+DEFAULT_PAGE_SIZE = 50
+
+
+def _invalid(name: str, message: str) -> InvalidArguments:
+    return InvalidArguments([_Issue(name, message)])
+
+
+def _page_size(value: int) -> int:
+    if not 1 <= value <= 1000:
+        raise _invalid("page_size", "must be between 1 and 1000")
+    return value
+
+
+def _limit(value: int | None) -> int | None:
+    if value is not None and value < 0:
+        raise _invalid("limit", "must not be negative")
+    return value
+
+
+def _flow(flow: Flow | str | Path | dict[str, Any] | None) -> Flow | None:
+    """Accept a Flow, a flow file path, or a flow document."""
+    if flow is None or isinstance(flow, Flow):
+        return flow
+    if isinstance(flow, dict):
+        return Flow.from_dict(flow)
+    return Flow.load(flow)
+
+
+class _Ops:
+    """Argument checking and operation building, shared by both clients."""
+
+    def __init__(self, provider: Provider) -> None:
+        self.p = provider
+
+    def create_call(self, to: str, from_: str | None, flow: Any, **options: Any
+                    ) -> Operation[Call]:
+        data = {k: v for k, v in options.items() if v is not None}
+        params = CreateCall(to=to, from_=from_, flow=_flow(flow), **data)
+        if params.flow is not None:
+            self.p.check_flow(params.flow)  # UnsupportedFeature before any request
+        if params.machine_detection:
+            from univoice.capabilities import Feature
+
+            if Feature.FLOW_MACHINE_DETECTION not in self.p.capabilities.features:
+                raise self.p.unsupported(Feature.FLOW_MACHINE_DETECTION)
+        if params.tag is None:
+            # A generated tag lets an ambiguous create be looked up instead of repeated.
+            params = params.model_copy(update={"tag": f"uv-{uuid.uuid4().hex[:24]}"})
+        return self.p.create_call(params)
+
+    def list_calls(self, page_size: int, filters: dict[str, Any]
+                   ) -> Callable[[str | None], Operation[Page[Call]]]:
+        parsed = CallFilters(**filters)
+        size = _page_size(page_size)
+        return lambda cursor: self.p.list_calls(parsed, cursor, size)
+
+    def update_call(self, call_id: str, flow: Any, redirect_url: str | None
+                    ) -> Operation[Call | None]:
+        params = UpdateCall(flow=_flow(flow), redirect_url=redirect_url)
+        if params.flow is not None:
+            self.p.check_flow(params.flow)
+        return self.p.update_call(_id("call_id", call_id), params)
+
+
+    def create_flow(self, flow: Flow | str | Path | dict[str, Any], name: str | None
+                    ) -> Operation[StoredFlow]:
+        neutral = _flow(flow)
+        if neutral is None:
+            raise _invalid("flow", "a flow is required")
+        self.p.check_flow(neutral)
+        return self.p.create_flow(neutral, name)
+
+    def create_webhook(self, url: str, events: Sequence[str] | None
+                       ) -> Operation[WebhookSubscription]:
+        checked = WebhookArgs(url=url, events=list(events or []))
+        return self.p.create_webhook(checked.url, checked.events)
+
+
+def _id(name: str, value: str) -> str:
+    if not isinstance(value, str) or not value.strip() or "/" in value:
+        raise _invalid(name, f"{value!r} is not an id")
+    return value
+
+
+def bind_recordings(op: Operation[Page[Recording]], downloader: Callable[..., Any]
+                    ) -> Operation[Page[Recording]]:
+    """The same operation, its recordings bound to the client (``rec.download(dest)``)."""
+    def parse(response: httpx.Response) -> Page[Recording]:
+        page = op.parse(response)
+        return Page(items=[r.bind(downloader) for r in page.items],
+                    next_cursor=page.next_cursor)
+
+    return replace(op, parse=parse)
+
+
+def _open_sink(dest: Sink, recording: Recording) -> tuple[IO[bytes], Path | None]:
+    if isinstance(dest, (str, Path)):
+        path = Path(dest)
+        if path.is_dir() or str(dest).endswith(("/", "\\")):
+            path.mkdir(parents=True, exist_ok=True)
+            path = path / f"{recording.id}.{recording.format or 'wav'}"
+        return path.open("wb"), path
+    return dest, None
+
+
+# Sync --------------------------------------------------------------------------------
+
+
+class _Sync:
+    def __init__(self, run: Callable[[Operation[Any]], Any], provider: Provider) -> None:
+        self._run = run
+        self._ops = _Ops(provider)
+        self._p = provider
+
+    def _pager(self, fetch: Callable[[str | None], Operation[Page[T]]], name: str,
+               limit: int | None) -> Pager[T]:
+        return Pager(lambda cursor: self._run(fetch(cursor)), provider=self._p.name,
+                     operation=name, limit=_limit(limit))
+
+
+class Calls(_Sync):
+    def create(self, to: str, from_: str | None = None, *,
+               flow: Flow | str | Path | dict[str, Any] | None = None,
+               answer_url: str | None = None, ring_timeout: float | None = None,
+               max_duration: float | None = None, machine_detection: bool | None = None,
+               record: bool | None = None, callback_url: str | None = None,
+               tag: str | None = None) -> Call:
+        """Place a call that runs ``flow`` (or the document at ``answer_url``).
+
+        Never placed twice: see ``univoice.retry`` for how an ambiguous failure is settled.
+        """
+        op = self._ops.create_call(
+            to, from_, flow, answer_url=answer_url, ring_timeout=ring_timeout,
+            max_duration=max_duration, machine_detection=machine_detection, record=record,
+            callback_url=callback_url, tag=tag)
+        result: Call = self._run(op)
+        return result
+
+    def get(self, call_id: str) -> Call:
+        result: Call = self._run(self._p.get_call(_id("call_id", call_id)))
+        return result
+
+    def list(self, *, limit: int | None = None, page_size: int = DEFAULT_PAGE_SIZE,
+             **filters: Any) -> Pager[Call]:
+        """Calls, newest pages fetched lazily; filters: to, from_, status, created_after,
+        created_before, tag."""
+        return self._pager(self._ops.list_calls(page_size, filters), "calls.list", limit)
+
+    def update(self, call_id: str, *, flow: Flow | str | Path | dict[str, Any] | None = None,
+               redirect_url: str | None = None) -> Call:
+        """Move a live call to a new flow (or to the document at ``redirect_url``)."""
+        updated: Call | None = self._run(self._ops.update_call(call_id, flow, redirect_url))
+        return updated if updated is not None else self.get(call_id)
+
+    def redirect(self, call_id: str, url: str) -> Call:
+        return self.update(call_id, redirect_url=url)
+
+    def hangup(self, call_id: str) -> None:
+        self._run(self._p.hangup_call(_id("call_id", call_id)))
+
+    def wait(self, call_id: str, *, timeout: float = 600.0, interval: float = 1.0) -> Call:
+        """Poll until the call has ended; ``RequestTimeout`` if it has not by ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            call = self.get(call_id)
+            if call.finished:
+                return call
+            if time.monotonic() >= deadline:
+                raise RequestTimeout(f"call {call_id} still {call.status} after {timeout} s",
+                                     provider=self._p.name, operation="calls.wait")
+            time.sleep(interval)
+
+
+class Recordings(_Sync):
+    def list(self, *, call_id: str | None = None, limit: int | None = None,
+             page_size: int = DEFAULT_PAGE_SIZE) -> Pager[Recording]:
+        size = _page_size(page_size)
+        cid = None if call_id is None else _id("call_id", call_id)
+        return self._pager(
+            lambda c: bind_recordings(self._p.list_recordings(cid, c, size), self.download),
+            "recordings.list", limit)
+
+    def get(self, recording_id: str, *, call_id: str | None = None) -> Recording:
+        rec: Recording = self._run(self._p.get_recording(_id("recording_id", recording_id),
+                                                         call_id))
+        return rec.bind(self.download)
+
+    def download(self, recording: Recording | str, dest: Sink, *,
+                 call_id: str | None = None) -> Path | None:
+        """Stream the media to a directory, a file path or a binary file object.
+
+        Returns the path written (None for a file object).
+        """
+        rec = recording if isinstance(recording, Recording) else self.get(recording,
+                                                                        call_id=call_id)
+        response: httpx.Response = self._run(self._p.download_recording(rec))
+        sink, path = _open_sink(dest, rec)
+        try:
+            for chunk in response.iter_bytes():
+                sink.write(chunk)
+        finally:
+            response.close()
+            if path is not None:
+                sink.close()
+        return path
+
+    def delete(self, recording: Recording | str, *, call_id: str | None = None) -> None:
+        rec = recording if isinstance(recording, Recording) else self.get(recording,
+                                                                        call_id=call_id)
+        self._run(self._p.delete_recording(rec))
+
+
+class Transcriptions(_Sync):
+    def request(self, recording: Recording, *, language: str | None = None
+                ) -> Transcription | None:
+        """Ask for a transcription; some providers answer later (then None: use ``get``)."""
+        result: Transcription | None = self._run(
+            self._p.create_transcription(recording, language))
+        return result
+
+    def get(self, recording: Recording) -> Transcription:
+        result: Transcription = self._run(self._p.get_transcription(recording))
+        return result
+
+    def text(self, recording: Recording) -> str | None:
+        return self.get(recording).text
+
+
+class Conferences(_Sync):
+    def list(self, *, limit: int | None = None, page_size: int = DEFAULT_PAGE_SIZE,
+             **filters: Any) -> Pager[Conference]:
+        parsed, size = ConferenceFilters(**filters), _page_size(page_size)
+        return self._pager(lambda c: self._p.list_conferences(parsed, c, size),
+                           "conferences.list", limit)
+
+    def get(self, conference_id: str) -> Conference:
+        result: Conference = self._run(self._p.get_conference(_id("conference_id",
+                                                                  conference_id)))
+        return result
+
+    def update(self, conference_id: str, *, status: str = "active",
+               redirect_url: str | None = None) -> None:
+        params = UpdateConference(status=status, redirect_url=redirect_url)
+        self._run(self._p.update_conference(_id("conference_id", conference_id), params))
+
+    def end(self, conference_id: str) -> None:
+        self.update(conference_id, status="completed")
+
+    def members(self, conference_id: str, *, limit: int | None = None,
+                page_size: int = DEFAULT_PAGE_SIZE) -> Pager[ConferenceMember]:
+        cid, size = _id("conference_id", conference_id), _page_size(page_size)
+        return self._pager(lambda c: self._p.list_members(cid, c, size),
+                           "conferences.members", limit)
+
+    def update_member(self, conference_id: str, call_id: str, *, muted: bool | None = None,
+                      on_hold: bool | None = None) -> None:
+        params = MemberUpdate(muted=muted, on_hold=on_hold)
+        self._run(self._p.update_member(_id("conference_id", conference_id),
+                                        _id("call_id", call_id), params))
+
+
+class Flows(_Sync):
+    """Flows stored at the provider (MessageBird call flows), where it keeps them."""
+
+    def list(self, *, limit: int | None = None, page_size: int = DEFAULT_PAGE_SIZE
+             ) -> Pager[StoredFlow]:
+        size = _page_size(page_size)
+        return self._pager(lambda c: self._p.list_flows(c, size), "flows.list", limit)
+
+    def get(self, flow_id: str) -> StoredFlow:
+        result: StoredFlow = self._run(self._p.get_flow(_id("flow_id", flow_id)))
+        return result
+
+    def create(self, flow: Flow | str | Path | dict[str, Any], *, name: str | None = None
+               ) -> StoredFlow:
+        result: StoredFlow = self._run(self._ops.create_flow(flow, name))
+        return result
+
+    def delete(self, flow_id: str) -> None:
+        self._run(self._p.delete_flow(_id("flow_id", flow_id)))
+
+
+class Webhooks(_Sync):
+    """Webhook subscriptions, where the provider has them."""
+
+    def list(self, *, limit: int | None = None, page_size: int = DEFAULT_PAGE_SIZE
+             ) -> Pager[WebhookSubscription]:
+        size = _page_size(page_size)
+        return self._pager(lambda c: self._p.list_webhooks(c, size), "webhooks.list", limit)
+
+    def create(self, url: str, *, events: Sequence[str] | None = None) -> WebhookSubscription:
+        result: WebhookSubscription = self._run(self._ops.create_webhook(url, events))
+        return result
+
+    def delete(self, webhook_id: str) -> None:
+        self._run(self._p.delete_webhook(_id("webhook_id", webhook_id)))
+
+
+# Async -------------------------------------------------------------------------------
+
+
+class _Async:
+    def __init__(self, run: Callable[[Operation[Any]], Awaitable[Any]],
+                 provider: Provider) -> None:
+        self._run = run
+        self._ops = _Ops(provider)
+        self._p = provider
+
+    def _pager(self, fetch: Callable[[str | None], Operation[Page[T]]], name: str,
+               limit: int | None) -> AsyncPager[T]:
+        async def page(cursor: str | None) -> Page[T]:
+            result: Page[T] = await self._run(fetch(cursor))
+            return result
+
+        return AsyncPager(page, provider=self._p.name, operation=name, limit=_limit(limit))
+
+
+class AsyncCalls(_Async):
+    async def create(self, to: str, from_: str | None = None, *,
+                     flow: Flow | str | Path | dict[str, Any] | None = None,
+                     answer_url: str | None = None, ring_timeout: float | None = None,
+                     max_duration: float | None = None, machine_detection: bool | None = None,
+                     record: bool | None = None, callback_url: str | None = None,
+                     tag: str | None = None) -> Call:
+        op = self._ops.create_call(
+            to, from_, flow, answer_url=answer_url, ring_timeout=ring_timeout,
+            max_duration=max_duration, machine_detection=machine_detection, record=record,
+            callback_url=callback_url, tag=tag)
+        result: Call = await self._run(op)
+        return result
+
+    async def get(self, call_id: str) -> Call:
+        result: Call = await self._run(self._p.get_call(_id("call_id", call_id)))
+        return result
+
+    def list(self, *, limit: int | None = None, page_size: int = DEFAULT_PAGE_SIZE,
+             **filters: Any) -> AsyncPager[Call]:
+        return self._pager(self._ops.list_calls(page_size, filters), "calls.list", limit)
+
+    async def update(self, call_id: str, *,
+                     flow: Flow | str | Path | dict[str, Any] | None = None,
+                     redirect_url: str | None = None) -> Call:
+        updated: Call | None = await self._run(
+            self._ops.update_call(call_id, flow, redirect_url))
+        return updated if updated is not None else await self.get(call_id)
+
+    async def redirect(self, call_id: str, url: str) -> Call:
+        return await self.update(call_id, redirect_url=url)
+
+    async def hangup(self, call_id: str) -> None:
+        await self._run(self._p.hangup_call(_id("call_id", call_id)))
+
+    async def wait(self, call_id: str, *, timeout: float = 600.0, interval: float = 1.0
+                   ) -> Call:
+        deadline = time.monotonic() + timeout
+        while True:
+            call = await self.get(call_id)
+            if call.finished:
+                return call
+            if time.monotonic() >= deadline:
+                raise RequestTimeout(f"call {call_id} still {call.status} after {timeout} s",
+                                     provider=self._p.name, operation="calls.wait")
+            await asyncio.sleep(interval)
+
+
+class AsyncRecordings(_Async):
+    def list(self, *, call_id: str | None = None, limit: int | None = None,
+             page_size: int = DEFAULT_PAGE_SIZE) -> AsyncPager[Recording]:
+        size = _page_size(page_size)
+        cid = None if call_id is None else _id("call_id", call_id)
+        return self._pager(
+            lambda c: bind_recordings(self._p.list_recordings(cid, c, size), self.download),
+            "recordings.list", limit)
+
+    async def get(self, recording_id: str, *, call_id: str | None = None) -> Recording:
+        result: Recording = await self._run(
+            self._p.get_recording(_id("recording_id", recording_id), call_id))
+        return result.bind(self.download)
+
+    async def download(self, recording: Recording | str, dest: Sink, *,
+                       call_id: str | None = None) -> Path | None:
+        rec = recording if isinstance(recording, Recording) else await self.get(
+            recording, call_id=call_id)
+        response: httpx.Response = await self._run(self._p.download_recording(rec))
+        sink, path = _open_sink(dest, rec)
+        try:
+            chunks: AsyncIterator[bytes] = response.aiter_bytes()
+            async for chunk in chunks:
+                sink.write(chunk)
+        finally:
+            await response.aclose()
+            if path is not None:
+                sink.close()
+        return path
+
+    async def delete(self, recording: Recording | str, *, call_id: str | None = None) -> None:
+        rec = recording if isinstance(recording, Recording) else await self.get(
+            recording, call_id=call_id)
+        await self._run(self._p.delete_recording(rec))
+
+
+class AsyncTranscriptions(_Async):
+    async def request(self, recording: Recording, *, language: str | None = None
+                      ) -> Transcription | None:
+        result: Transcription | None = await self._run(
+            self._p.create_transcription(recording, language))
+        return result
+
+    async def get(self, recording: Recording) -> Transcription:
+        result: Transcription = await self._run(self._p.get_transcription(recording))
+        return result
+
+    async def text(self, recording: Recording) -> str | None:
+        return (await self.get(recording)).text
+
+
+class AsyncConferences(_Async):
+    def list(self, *, limit: int | None = None, page_size: int = DEFAULT_PAGE_SIZE,
+             **filters: Any) -> AsyncPager[Conference]:
+        parsed, size = ConferenceFilters(**filters), _page_size(page_size)
+        return self._pager(lambda c: self._p.list_conferences(parsed, c, size),
+                           "conferences.list", limit)
+
+    async def get(self, conference_id: str) -> Conference:
+        result: Conference = await self._run(
+            self._p.get_conference(_id("conference_id", conference_id)))
+        return result
+
+    async def update(self, conference_id: str, *, status: str = "active",
+                     redirect_url: str | None = None) -> None:
+        params = UpdateConference(status=status, redirect_url=redirect_url)
+        await self._run(self._p.update_conference(_id("conference_id", conference_id),
+                                                  params))
+
+    async def end(self, conference_id: str) -> None:
+        await self.update(conference_id, status="completed")
+
+    def members(self, conference_id: str, *, limit: int | None = None,
+                page_size: int = DEFAULT_PAGE_SIZE) -> AsyncPager[ConferenceMember]:
+        cid, size = _id("conference_id", conference_id), _page_size(page_size)
+        return self._pager(lambda c: self._p.list_members(cid, c, size),
+                           "conferences.members", limit)
+
+    async def update_member(self, conference_id: str, call_id: str, *,
+                            muted: bool | None = None, on_hold: bool | None = None) -> None:
+        params = MemberUpdate(muted=muted, on_hold=on_hold)
+        await self._run(self._p.update_member(_id("conference_id", conference_id),
+                                              _id("call_id", call_id), params))
+
+
+class AsyncFlows(_Async):
+    def list(self, *, limit: int | None = None, page_size: int = DEFAULT_PAGE_SIZE
+             ) -> AsyncPager[StoredFlow]:
+        size = _page_size(page_size)
+        return self._pager(lambda c: self._p.list_flows(c, size), "flows.list", limit)
+
+    async def get(self, flow_id: str) -> StoredFlow:
+        result: StoredFlow = await self._run(self._p.get_flow(_id("flow_id", flow_id)))
+        return result
+
+    async def create(self, flow: Flow | str | Path | dict[str, Any], *,
+                     name: str | None = None) -> StoredFlow:
+        result: StoredFlow = await self._run(self._ops.create_flow(flow, name))
+        return result
+
+    async def delete(self, flow_id: str) -> None:
+        await self._run(self._p.delete_flow(_id("flow_id", flow_id)))
+
+
+class AsyncWebhooks(_Async):
+    def list(self, *, limit: int | None = None, page_size: int = DEFAULT_PAGE_SIZE
+             ) -> AsyncPager[WebhookSubscription]:
+        size = _page_size(page_size)
+        return self._pager(lambda c: self._p.list_webhooks(c, size), "webhooks.list", limit)
+
+    async def create(self, url: str, *, events: Sequence[str] | None = None
+                     ) -> WebhookSubscription:
+        result: WebhookSubscription = await self._run(self._ops.create_webhook(url, events))
+        return result
+
+    async def delete(self, webhook_id: str) -> None:
+        await self._run(self._p.delete_webhook(_id("webhook_id", webhook_id)))
