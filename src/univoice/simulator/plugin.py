@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from univoice.capabilities import Capabilities
+from univoice.capabilities import Capabilities, Resource
 from univoice.hooks import hookimpl
-from univoice.provider import Document, Provider
+from univoice.provider import Document, Provider, ProviderSettings
+from univoice.simulator.rest import SimulatorOperations, SimulatorSettings
 
 if TYPE_CHECKING:
     from univoice.flow import Flow
@@ -18,12 +19,17 @@ if TYPE_CHECKING:
     from univoice.simulator.trace import Trace
 
 
-class SimulatorProvider(Provider):
-    """Runs flows in-process against a scripted callee; its document is the neutral JSON."""
+class SimulatorProvider(SimulatorOperations, Provider):
+    """Runs flows in-process against a scripted callee; its document is the neutral JSON.
+
+    Its REST resources are served in memory (``univoice.simulator.backend``) through the
+    same transport as a real provider's, so ``Voice()`` works with no account.
+    """
 
     name: ClassVar[str] = "simulator"
     title: ClassVar[str] = "Simulator (embedded, no account)"
-    capabilities: ClassVar[Capabilities] = Capabilities.all_but()
+    capabilities: ClassVar[Capabilities] = Capabilities.all_but(resources=list(Resource))
+    settings_model: ClassVar[type[ProviderSettings]] = SimulatorSettings
 
     def compile_flow(self, flow: Flow) -> Document:
         self.check_flow(flow)

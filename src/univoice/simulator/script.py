@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from univoice.errors import FlowValidationError
@@ -19,6 +19,21 @@ _KEYS = re.compile(r"[0-9*#]*")
 _STEP_PATH = re.compile(
     r"(redirects\[\d+\]\.)?(machine_detection\.on_machine\.)?steps\[\d+\](\..+\[\d+\])?")
 _DAY = 86400.0
+
+
+def _typed(value: Any) -> Any:
+    # YAML reads `keys: [1, 2]` as integers; a key entry is the string typed.
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _keys(value: str | None) -> str | None:
+    if value is not None and not _KEYS.fullmatch(value):
+        raise PydanticCustomError("keys", "'{value}' may only hold 0-9, * and #",
+                                  {"value": value})
+    return value or None  # "" and None both mean silence; one spelling keeps scripts equal
+
+
+KeyEntry = Annotated[str | None, BeforeValidator(_typed), AfterValidator(_keys)]
 
 
 class ScriptValidationError(FlowValidationError):
@@ -53,32 +68,13 @@ class CalleeScript(FlowModel):
 
     answer: Answer = "human"
     ring_seconds: float = Field(3.0, ge=0, le=MAX_RING)
-    keys: list[str | None] = Field(default_factory=list)
+    keys: list[KeyEntry] = Field(default_factory=list)
     transfers: list[bool] = Field(default_factory=list)
     talk_seconds: float = Field(30.0, ge=0, le=_DAY)
     record_seconds: float = Field(5.0, ge=0, le=MAX_RECORD)
     audio_seconds: dict[HttpUrl, float] = Field(default_factory=dict)
     hang_up_after: float | None = Field(None, ge=0, le=_DAY)
     hang_up_at: str | None = None
-
-    @field_validator("keys", mode="before")
-    @classmethod
-    def _key_text(cls, value: Any) -> Any:
-        # YAML reads `keys: [1, 2]` as integers; a key entry is the string typed.
-        if isinstance(value, (list, tuple)):
-            return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v
-                    for v in value]
-        return value
-
-    @field_validator("keys", mode="after")
-    @classmethod
-    def _keys(cls, value: list[str | None]) -> list[str | None]:
-        for entry in value:
-            if entry is not None and not _KEYS.fullmatch(entry):
-                raise PydanticCustomError(
-                    "keys", "'{value}' may only hold 0-9, * and #", {"value": entry})
-        # "" and None both mean silence; one spelling keeps equal scripts equal.
-        return [entry or None for entry in value]
 
     @field_validator("audio_seconds", mode="after")
     @classmethod

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     from univoice.flow import Flow
 
 # Most generated callers answer, so the flow itself gets exercised; shrinking goes to "human".
-_ANSWERS = ["human"] * 6 + ["machine", "busy", "no_answer", "failed"]
+_ANSWERS = st.one_of(st.just("human"), st.just("human"), st.sampled_from(
+    ["human", "machine", "busy", "no_answer", "failed"]))
 _ANY_KEYS = st.text(alphabet="0123456789*#", min_size=1, max_size=6)
 
 
@@ -48,7 +49,7 @@ def callee_scripts(flow: Flow | None = None) -> st.SearchStrategy[CalleeScript]:
             entry = st.one_of(st.sampled_from(sorted(choices)), st.sampled_from(sorted(choices)),
                               entry)
     fields: dict[str, st.SearchStrategy[Any]] = {
-        "answer": st.sampled_from(_ANSWERS),
+        "answer": _ANSWERS,
         "ring_seconds": _tenths(30),
         "keys": st.lists(entry, max_size=8),
         "transfers": st.lists(st.booleans(), max_size=4),
