@@ -31,8 +31,7 @@ class FlowIssue:
     severity: Severity = "error"
 
     def __str__(self) -> str:
-        where = self.path or "flow"
-        return f"{where}: {self.message}"
+        return f"{self.path}: {self.message}" if self.path else self.message
 
 
 class InvalidInput(UnivoiceError):

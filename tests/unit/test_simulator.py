@@ -511,7 +511,7 @@ def test_hang_up_at_must_name_a_step_of_the_flow() -> None:
 def test_script_errors_name_their_path() -> None:
     with pytest.raises(ScriptValidationError) as err:
         CalleeScript(keys=["1", None, "12a"], ring_seconds=-1, hang_up_at="steps[0].say.text",
-                     bogus=1)
+                     bogus=1)  # type: ignore[call-arg]
     assert isinstance(err.value, FlowValidationError)
     paths = sorted(i.path for i in err.value.issues)
     assert paths == ["script.bogus", "script.hang_up_at", "script.keys[2]",
@@ -628,7 +628,7 @@ def test_package_exports_load_lazily() -> None:
     assert {"CalleeScript", "Trace", "TraceEvent", "TraceKind", "simulate",
             "SimulatorProvider"} <= set(dir(sim))
     with pytest.raises(AttributeError):
-        _ = sim.nope  # type: ignore[attr-defined]
+        _ = sim.nope
 
 
 # The bundled example -----------------------------------------------------------------

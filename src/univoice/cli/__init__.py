@@ -10,11 +10,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-import click
 import typer
 
 from univoice import __version__
-from univoice.cli import demo, flows, providers
+from univoice.cli import config, demo, flows, providers
 from univoice.cli.output import fail, stderr
 from univoice.errors import UnivoiceError
 
@@ -28,6 +27,8 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(flows.app, name="flow")
+app.add_typer(config.app, name="config")
+app.command("call")(config.call)
 app.command("simulate")(flows.simulate)
 app.command("demo")(demo.demo)
 app.command("providers")(providers.providers)
@@ -57,18 +58,12 @@ def ordered_args(args: Sequence[str]) -> list[str]:
 
 
 def main(args: Sequence[str] | None = None) -> None:
+    """The console script. typer handles usage errors (exit 2); univoice's own errors
+    print one line per problem and exit 1; anything else is an internal error (70)."""
     argv = ordered_args(sys.argv[1:] if args is None else args)
     command = typer.main.get_command(app)
     try:
-        command.main(argv, prog_name="univoice", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        stderr.print("aborted")
-        sys.exit(1)
-    except click.ClickException as exc:  # usage errors
-        exc.show()
-        sys.exit(2)
+        command.main(argv, prog_name="univoice", standalone_mode=True)
     except UnivoiceError as exc:
         fail(exc)
     except Exception as exc:
@@ -77,4 +72,3 @@ def main(args: Sequence[str] | None = None) -> None:
         stderr.print(f"internal error: {type(exc).__name__}: {exc} "
                      "(set UNIVOICE_DEBUG=1 for the traceback)", markup=False)
         sys.exit(70)
-    sys.exit(0)

@@ -10,8 +10,9 @@ from rich.console import Console
 
 from univoice.errors import FlowValidationError, UnivoiceError
 
-stdout = Console(highlight=False)
-stderr = Console(stderr=True, highlight=False)
+# soft_wrap: an error stays one line (for grep and CI logs) whatever the terminal width.
+stdout = Console(highlight=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def emit_json(data: Any) -> None:

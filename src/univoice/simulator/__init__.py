@@ -2,7 +2,7 @@
 
 ``simulate(flow, CalleeScript(...))`` runs a flow against a scripted callee on a virtual
 clock and returns a ``Trace`` of timed events with a readable transcript. Names load on
-first use, so discovering the plugin does not build the script model or the engine.
+first use, so ``import univoice.simulator`` alone stays cheap.
 """
 
 from __future__ import annotations
