@@ -193,7 +193,8 @@ def test_yaml_shorthands_mean_what_they_say() -> None:
     assert flow.warnings() == []
     # The menu keys YAML read as integers are the strings the caller types.
     gather = flow.steps[3]
-    assert isinstance(gather, Gather) and gather.options is not None
+    assert isinstance(gather, Gather)
+    assert gather.options is not None
     assert list(gather.options) == ["1", "2"]
 
 
@@ -257,7 +258,8 @@ def test_branch_forms(branch: Any) -> None:
 def test_empty_branch_is_allowed_and_means_go_on() -> None:
     flow = Flow.from_dict({"steps": [{"gather": {"options": {"1": [], "2": {}}}}]})
     gather = flow.steps[0]
-    assert isinstance(gather, Gather) and gather.options is not None
+    assert isinstance(gather, Gather)
+    assert gather.options is not None
     assert gather.options == {"1": Branch(), "2": Branch()}
 
 

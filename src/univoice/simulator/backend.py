@@ -281,7 +281,8 @@ class Backend:
     # Conferences ----------------------------------------------------------------------
 
     def _conferences(self) -> dict[str, dict[str, Any]]:
-        now, rooms = self._now(), {}
+        now = self._now()
+        rooms: dict[str, dict[str, Any]] = {}
         for call in self.calls.values():
             t = call.elapsed(now)
             for e in call.events:
@@ -450,31 +451,30 @@ def tone_wav(seconds: float) -> bytes:
 
 
 _H = Callable[..., httpx.Response]
-_ROUTES: list[tuple[str, re.Pattern[str], _H]] = [
-    (m, re.compile(p), h) for m, p, h in [
-        ("POST", r"/calls", Backend.create_call),
-        ("GET", r"/calls", Backend.list_calls),
-        ("GET", r"/calls/([^/]+)", Backend.get_call),
-        ("POST", r"/calls/([^/]+)", Backend.update_call),
-        ("DELETE", r"/calls/([^/]+)", Backend.hangup_call),
-        ("GET", r"/calls/([^/]+)/recordings", Backend.list_recordings),
-        ("GET", r"/recordings", Backend.list_recordings),
-        ("GET", r"/recordings/([^/]+)", Backend.get_recording),
-        ("GET", r"/recordings/([^/]+)/media", Backend.recording_media),
-        ("DELETE", r"/recordings/([^/]+)", Backend.delete_recording),
-        ("POST", r"/recordings/([^/]+)/transcription", Backend.create_transcription),
-        ("GET", r"/recordings/([^/]+)/transcription", Backend.get_transcription),
-        ("GET", r"/conferences", Backend.list_conferences),
-        ("GET", r"/conferences/([^/]+)", Backend.get_conference),
-        ("POST", r"/conferences/([^/]+)", Backend.update_conference),
-        ("GET", r"/conferences/([^/]+)/members", Backend.list_members),
-        ("PUT", r"/conferences/([^/]+)/members/([^/]+)", Backend.update_member),
-        ("POST", r"/flows", Backend.create_flow),
-        ("GET", r"/flows", Backend.list_flows),
-        ("GET", r"/flows/([^/]+)", Backend.get_flow),
-        ("DELETE", r"/flows/([^/]+)", Backend.delete_flow),
-        ("POST", r"/webhooks", Backend.create_webhook),
-        ("GET", r"/webhooks", Backend.list_webhooks),
-        ("DELETE", r"/webhooks/([^/]+)", Backend.delete_webhook),
-    ]
+_ROUTE_TABLE: list[tuple[str, str, _H]] = [
+    ("POST", r"/calls", Backend.create_call),
+    ("GET", r"/calls", Backend.list_calls),
+    ("GET", r"/calls/([^/]+)", Backend.get_call),
+    ("POST", r"/calls/([^/]+)", Backend.update_call),
+    ("DELETE", r"/calls/([^/]+)", Backend.hangup_call),
+    ("GET", r"/calls/([^/]+)/recordings", Backend.list_recordings),
+    ("GET", r"/recordings", Backend.list_recordings),
+    ("GET", r"/recordings/([^/]+)", Backend.get_recording),
+    ("GET", r"/recordings/([^/]+)/media", Backend.recording_media),
+    ("DELETE", r"/recordings/([^/]+)", Backend.delete_recording),
+    ("POST", r"/recordings/([^/]+)/transcription", Backend.create_transcription),
+    ("GET", r"/recordings/([^/]+)/transcription", Backend.get_transcription),
+    ("GET", r"/conferences", Backend.list_conferences),
+    ("GET", r"/conferences/([^/]+)", Backend.get_conference),
+    ("POST", r"/conferences/([^/]+)", Backend.update_conference),
+    ("GET", r"/conferences/([^/]+)/members", Backend.list_members),
+    ("PUT", r"/conferences/([^/]+)/members/([^/]+)", Backend.update_member),
+    ("POST", r"/flows", Backend.create_flow),
+    ("GET", r"/flows", Backend.list_flows),
+    ("GET", r"/flows/([^/]+)", Backend.get_flow),
+    ("DELETE", r"/flows/([^/]+)", Backend.delete_flow),
+    ("POST", r"/webhooks", Backend.create_webhook),
+    ("GET", r"/webhooks", Backend.list_webhooks),
+    ("DELETE", r"/webhooks/([^/]+)", Backend.delete_webhook),
 ]
+_ROUTES = [(method, re.compile(path), handler) for method, path, handler in _ROUTE_TABLE]

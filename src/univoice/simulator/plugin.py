@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from univoice.simulator.trace import Trace
 
 
-class SimulatorProvider(SimulatorOperations, Provider):
+class SimulatorProvider(SimulatorOperations):
     """Runs flows in-process against a scripted callee; its document is the neutral JSON.
 
     Its REST resources are served in memory (``univoice.simulator.backend``) through the

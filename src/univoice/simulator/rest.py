@@ -31,7 +31,7 @@ from univoice.models import (
     WebhookSubscription,
 )
 from univoice.operations import Operation, json_body
-from univoice.provider import ProviderSettings
+from univoice.provider import Provider, ProviderSettings
 from univoice.simulator.backend import BASE_URL, Backend, Clock
 from univoice.simulator.script import CalleeScript
 
@@ -160,24 +160,28 @@ def _none(response: httpx.Response) -> None:
     return None
 
 
-class SimulatorOperations:
-    """The REST half of the simulator provider (mixed into ``SimulatorProvider``)."""
+class SimulatorOperations(Provider):
+    """The REST half of the simulator provider (``SimulatorProvider`` adds the rest)."""
 
-    settings: SimulatorSettings
     _backend: Backend | None = None
+
+    @property
+    def _settings(self) -> SimulatorSettings:
+        assert isinstance(self.settings, SimulatorSettings)
+        return self.settings
 
     @property
     def backend(self) -> Backend:
         """The in-memory service behind this provider instance (one per instance)."""
         if self._backend is None:
-            s = self.settings
+            s = self._settings
             self._backend = Backend(
                 clock=Clock(s.speed), callee=s.callee, callees=dict(s.callees),
                 api_key=s.api_key.get_secret_value() if s.api_key else None)
         return self._backend
 
     def auth(self) -> httpx.Auth | None:
-        key = self.settings.api_key
+        key = self._settings.api_key
         return _Auth(key.get_secret_value()) if key else None
 
     def http_transport(self) -> httpx.BaseTransport | None:
