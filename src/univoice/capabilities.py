@@ -7,7 +7,7 @@ gap between a flow and a provider is computed, not guessed; each compiler must r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -114,7 +114,7 @@ def features_of(flow: Flow) -> dict[Feature, list[str]]:
     return used
 
 
-def _walk(steps: list[Step], path: str, use: _Use, *, in_menu: bool) -> None:
+def _walk(steps: Sequence[Step], path: str, use: _Use, *, in_menu: bool) -> None:
     for index, step in enumerate(steps):
         _step(step, join(path, index), use, in_menu=in_menu)
 

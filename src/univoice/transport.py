@@ -8,6 +8,7 @@ and ``AsyncTransport`` only carry those actions out, so the two clients cannot d
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from univoice.provider import Provider
 
 T = TypeVar("T")
+log = logging.getLogger("univoice.transport")
 # Failures after which the request certainly never reached the provider.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _PARSE_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError, ValidationError)
@@ -224,6 +226,9 @@ class _Core:
     # Observation ----------------------------------------------------------------------
 
     def observe_request(self, request: httpx.Request) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s %s", self.name, request.method,
+                      self.redactor.text(str(request.url)))
         if self.hooks.request or self._plugin_hooks.univoice_request.get_hookimpls():
             shown = self.redacted_request(request)
             for hook in self.hooks.request:
@@ -231,6 +236,9 @@ class _Core:
             self._plugin_hooks.univoice_request(provider=self.name, request=shown)
 
     def observe_response(self, request: httpx.Request, response: httpx.Response) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s %s -> %s", self.name, request.method,
+                      self.redactor.text(str(request.url)), response.status_code)
         if self.hooks.response or self._plugin_hooks.univoice_response.get_hookimpls():
             shown = self.redacted_request(request)
             for hook in self.hooks.response:
@@ -240,6 +248,9 @@ class _Core:
 
     def on_retry(self, op: Operation[Any], attempt: int, delay: float,
                  error: UnivoiceError) -> None:
+        # Error texts are built redacted (see error_for and transport_error).
+        log.info("retrying %s (attempt %d failed: %s) in %.2f s", op.name, attempt, error,
+                 delay)
         for hook in self.hooks.retry:
             hook(op.name, attempt, delay, error)
         self._plugin_hooks.univoice_retry(provider=self.name, operation=op.name,

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from univoice.errors import FlowIssue, FlowValidationError
 from univoice.flow import documents
@@ -35,7 +36,7 @@ class Flow(FlowModel):
     voice: str | None = Field(None, min_length=1, description="Default provider voice name.")
     record: bool = Field(False, description="Record the whole call.")
     machine_detection: MachineDetection | None = None
-    steps: list[Step] = Field(min_length=1, max_length=MAX_STEPS)
+    steps: tuple[Step, ...] = Field(max_length=MAX_STEPS)
 
     _warnings: list[FlowIssue] = PrivateAttr(default_factory=list)
 
@@ -47,10 +48,19 @@ class Flow(FlowModel):
             return {}
         return None if value is False else value
 
+    @field_validator("steps")
+    @classmethod
+    def _not_empty(cls, value: tuple[Step, ...]) -> tuple[Step, ...]:
+        # Checked here, not with min_length: on a tuple pydantic would also report the
+        # length whenever an item is invalid.
+        if not value:
+            raise PydanticCustomError("too_short", "a flow needs at least one step")
+        return value
+
     @model_validator(mode="before")
     @classmethod
     def _bare_steps(cls, value: Any) -> Any:
-        return {"steps": value} if isinstance(value, list) else value
+        return {"steps": value} if isinstance(value, (list, tuple)) else value
 
     @model_validator(mode="after")
     def _cross_step_rules(self) -> Self:
@@ -73,7 +83,7 @@ class Flow(FlowModel):
 
     @classmethod
     def from_dict(cls, data: Any, *, source: str | None = None) -> Self:
-        if not isinstance(data, (dict, list)):
+        if not isinstance(data, (dict, list, tuple)):
             raise FlowValidationError(
                 [FlowIssue("", "a flow document is a mapping with 'steps' (or a list of steps)"
                            f", not {type(data).__name__}")], source=source)

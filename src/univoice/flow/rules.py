@@ -46,26 +46,28 @@ class _Walk:
     def warn(self, path: str, message: str) -> None:
         self.issues.append(FlowIssue(path, message, "warning"))
 
+    # Each walk returns (variables defined after it, whether it always ends the call).
+
     def branch(self, branch: Branch, path: str, depth: int, defined: frozenset[str]
-               ) -> frozenset[str]:
+               ) -> tuple[frozenset[str], bool]:
         if depth + 1 > MAX_DEPTH:
             self.error(path, f"branches nest deeper than the limit of {MAX_DEPTH} levels")
-            return defined
+            return defined, False
         return self.steps(branch.steps, join(path, "steps"), depth + 1, defined)
 
     def steps(self, steps: Sequence[Step], path: str, depth: int, defined: frozenset[str]
-              ) -> frozenset[str]:
-        """Check a list of steps; return the variables defined after it."""
+              ) -> tuple[frozenset[str], bool]:
         for index, step in enumerate(steps):
-            defined = self.step(step, join(path, index, step.kind), depth, defined)
-            if step.kind in ("hangup", "redirect") and index + 1 < len(steps):
-                self.warn(join(path, index + 1), "never runs: the flow has already ended "
-                          f"at {join(path, index)} ({step.kind})")
-                break
-        return defined
+            defined, ended = self.step(step, join(path, index, step.kind), depth, defined)
+            if ended:
+                if index + 1 < len(steps):
+                    self.warn(join(path, index + 1), "never runs: the flow has already "
+                              f"ended at {join(path, index)} ({step.kind})")
+                return defined, True
+        return defined, False
 
     def step(self, step: Step, here: str, depth: int, defined: frozenset[str]
-             ) -> frozenset[str]:
+             ) -> tuple[frozenset[str], bool]:
         if isinstance(step, Say):
             self.reads(step.text, join(here, "text"), defined)
         elif isinstance(step, Gather):
@@ -75,8 +77,9 @@ class _Walk:
                 self.error(join(here, "transcribe_language"),
                            "is set but transcribe is false")
         elif isinstance(step, Transfer) and step.no_answer is not None:
+            # Answered or not, the call goes on after a transfer.
             self.branch(step.no_answer, join(here, "no_answer"), depth, defined)
-        return defined
+        return defined, step.kind in ("hangup", "redirect")
 
     def reads(self, text: str, path: str, defined: frozenset[str]) -> None:
         for name in placeholders(text):
@@ -84,7 +87,7 @@ class _Walk:
                 self.error(path, f"reads variable '{name}' before any gather sets it")
 
     def gather(self, g: Gather, here: str, depth: int, defined: frozenset[str]
-               ) -> frozenset[str]:
+               ) -> tuple[frozenset[str], bool]:
         for index, prompt in enumerate(g.prompt):
             if isinstance(prompt, Say):
                 self.reads(prompt.text, join(here, "prompt", index, "say", "text"), defined)
@@ -97,7 +100,7 @@ class _Walk:
         if g.variable is not None and g.invalid is not None:
             self.error(join(here, "invalid"), "only a menu has invalid input; free input "
                        "accepts any keys")
-        outcomes: list[frozenset[str]] = []
+        outcomes: list[tuple[frozenset[str], bool]] = []
         for digits, branch in (g.options or {}).items():
             opt = join(here, "options", digits)
             if len(digits) > g.max_digits:
@@ -108,13 +111,17 @@ class _Walk:
                            "(finish_on_key); no caller can enter it")
             outcomes.append(self.branch(branch, opt, depth, defined))
         if g.variable is not None:
+            # Set on every path (empty when nothing was entered).
             defined = defined | {g.variable}
-            outcomes.append(defined)
+            outcomes.append((defined, False))
         for name in ("no_input", "invalid"):
             branch = getattr(g, name)
             if branch is not None:
                 outcomes.append(self.branch(branch, join(here, name), depth, defined))
             elif name == "no_input" or g.options is not None:
-                outcomes.append(defined)  # falls through with nothing new
-        # After the gather, a variable is known only if every outcome defined it.
-        return frozenset.intersection(*outcomes) if outcomes else defined
+                outcomes.append((defined, False))  # falls through with nothing new
+        # After the gather, a variable is known if every outcome that goes on defined it.
+        going_on = [names for names, ended in outcomes if not ended]
+        if not going_on:
+            return defined, bool(outcomes)
+        return frozenset.intersection(*going_on), False

@@ -8,9 +8,11 @@ each field on its own.
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     Field,
@@ -97,11 +99,11 @@ class Gather(FlowModel):
 
     _path_prefix: ClassVar[str] = "gather"
     kind: Literal["gather"] = "gather"
-    prompt: list[PromptStep] = Field(default_factory=list, max_length=MAX_STEPS)
+    prompt: tuple[PromptStep, ...] = Field(default=(), max_length=MAX_STEPS)
     max_digits: int = Field(1, ge=1, le=MAX_DIGITS)
     timeout: GatherTimeout = 5.0
     finish_on_key: Key | None = None
-    options: dict[Keys, Branch] | None = None
+    options: Menu | None = None
     variable: VariableName | None = None
     no_input: Branch | None = None
     invalid: Branch | None = None
@@ -113,7 +115,7 @@ class Gather(FlowModel):
         # A lone prompt may be written without a list; in a prompt, a string is text to say.
         if isinstance(value, (str, dict)):
             value = [value]
-        if isinstance(value, list):
+        if isinstance(value, (list, tuple)):
             return [{"kind": "say", "text": v} if isinstance(v, str) else v for v in value]
         return value
 
@@ -158,7 +160,7 @@ class Transfer(FlowModel):
 
     _path_prefix: ClassVar[str] = "transfer"
     kind: Literal["transfer"] = "transfer"
-    targets: list[Target] = Field(min_length=1, max_length=MAX_TARGETS)
+    targets: tuple[Target, ...] = Field(max_length=MAX_TARGETS)
     caller_id: PhoneNumber | None = None
     timeout: RingSeconds = 30.0
     record: bool = False
@@ -168,6 +170,13 @@ class Transfer(FlowModel):
     @classmethod
     def _one_target(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("targets")
+    @classmethod
+    def _some_target(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:  # not min_length: see Flow.steps
+            raise PydanticCustomError("too_short", "a transfer needs at least one target")
+        return value
 
 
 class Conference(FlowModel):
@@ -244,6 +253,10 @@ def _tag(kinds: tuple[str, ...]) -> Any:
         if body is None:
             return {"kind": kind}
         if isinstance(body, dict):
+            if "kind" in body:
+                raise PydanticCustomError(
+                    "step_body", "'kind' is not a field: a step's kind is its key ('{kind}')",
+                    {"kind": kind})
             return {"kind": kind, **body}
         if kind in _SHORTHAND:
             return {"kind": kind, _SHORTHAND[kind]: body}
@@ -282,15 +295,23 @@ PromptStep = Annotated[
 ]
 
 
+# A menu's branches, read-only like the rest of a frozen flow; written out as a mapping.
+Menu = Annotated[
+    dict[Keys, "Branch"],
+    AfterValidator(MappingProxyType),
+    WrapSerializer(lambda value, handler: handler(dict(value))),
+]
+
+
 class Branch(FlowModel):
     """A nested list of steps: one outcome of a menu, a no-answer, a machine."""
 
-    steps: list[Step] = Field(default_factory=list, max_length=MAX_STEPS)
+    steps: tuple[Step, ...] = Field(default=(), max_length=MAX_STEPS)
 
     @model_validator(mode="before")
     @classmethod
     def _bare_list(cls, value: Any) -> Any:
-        return {"steps": value} if isinstance(value, list) else value
+        return {"steps": value} if isinstance(value, (list, tuple)) else value
 
 
 class MachineDetection(FlowModel):

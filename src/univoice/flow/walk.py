@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from univoice.flow.paths import join
@@ -19,7 +19,7 @@ def walk(flow: Flow) -> Iterator[tuple[str, Step]]:
     yield from _steps(flow.steps, "steps")
 
 
-def _steps(steps: list[Step], path: str) -> Iterator[tuple[str, Step]]:
+def _steps(steps: Sequence[Step], path: str) -> Iterator[tuple[str, Step]]:
     for index, step in enumerate(steps):
         here = join(path, index)
         yield here, step

@@ -1,0 +1,3 @@
+from ..cli.conftest import cli
+
+__all__ = ["cli"]

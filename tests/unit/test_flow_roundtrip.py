@@ -1,0 +1,506 @@
+"""Documents and flows round-trip: YAML, JSON, dicts with shorthands, the builder, the schema.
+
+Also checks the strategies of ``univoice.testing.flows`` themselves: they only generate
+valid flows, respect their bounds and reach every feature.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import phonenumbers
+import pytest
+from hypothesis import HealthCheck, find, given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
+
+from univoice.capabilities import ALL_FEATURES, Feature, features_of
+from univoice.flow import (
+    Branch,
+    Conference,
+    Flow,
+    FlowBuilder,
+    Gather,
+    Hangup,
+    Pause,
+    Play,
+    Record,
+    Redirect,
+    Say,
+    SendDigits,
+    Step,
+    Transfer,
+)
+from univoice.flow.documents import dump_yaml
+from univoice.flow.fields import MAX_DEPTH
+from univoice.flow.rules import placeholders
+from univoice.testing.flows import (
+    PHONE_NUMBERS,
+    SIP_URIS,
+    flow_documents,
+    flows,
+    flows_with_documents,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+# ---------------------------------------------------------------------------------------
+# Round trips
+
+
+@settings(deadline=None, max_examples=150)
+@given(flows())
+def test_yaml_and_json_round_trip(flow: Flow) -> None:
+    assert flow.warnings() == []
+    assert Flow.from_yaml(flow.to_yaml()) == flow
+    assert Flow.from_json(flow.to_json()) == flow
+    assert Flow.from_json(flow.to_json(indent=None).encode()) == flow
+    assert Flow.from_dict(flow.to_dict()) == flow
+
+
+@settings(deadline=None, max_examples=100)
+@given(flows())
+def test_documents_are_stable(flow: Flow) -> None:
+    doc = flow.to_dict()
+    assert Flow.from_dict(doc).to_dict() == doc
+    assert json.loads(flow.to_json()) == doc  # the JSON is the document, nothing more
+
+
+@settings(deadline=None, max_examples=150)
+@given(flows_with_documents())
+def test_documents_with_shorthands_load_to_their_flow(pair: tuple[Flow, dict[str, Any]]
+                                                      ) -> None:
+    flow, doc = pair
+    assert Flow.from_dict(doc) == flow
+    assert Flow.from_yaml(dump_yaml(doc)) == flow  # int menu keys stay ints in YAML
+    assert Flow.from_json(json.dumps(doc)) == flow
+
+
+@settings(deadline=None, max_examples=100)
+@given(flow_documents(max_depth=2, max_steps=4))
+def test_flow_documents_are_accepted(doc: dict[str, Any]) -> None:
+    flow = Flow.from_dict(doc)
+    assert flow.warnings() == []
+
+
+# ---------------------------------------------------------------------------------------
+# The builder
+
+
+def _branch(branch: Branch | None) -> FlowBuilder | None:
+    return None if branch is None else _replay(branch.steps, Flow.builder())
+
+
+def _replay(steps: list[Step], builder: FlowBuilder) -> FlowBuilder:
+    """Write ``steps`` again with the builder's methods (branches as builders too)."""
+    for step in steps:
+        if isinstance(step, Say):
+            builder.say(step.text, language=step.language, gender=step.gender,
+                        voice=step.voice, loop=step.loop)
+        elif isinstance(step, Play):
+            builder.play(step.url, loop=step.loop)
+        elif isinstance(step, Pause):
+            builder.pause(step.seconds)
+        elif isinstance(step, Gather) and step.options is not None:
+            builder.menu(list(step.prompt),
+                         options={k: _branch(b) for k, b in step.options.items()},
+                         no_input=_branch(step.no_input), invalid=_branch(step.invalid),
+                         retries=step.retries, timeout=step.timeout,
+                         max_digits=step.max_digits, finish_on_key=step.finish_on_key)
+        elif isinstance(step, Gather):
+            assert step.variable is not None
+            builder.gather(step.variable, list(step.prompt), max_digits=step.max_digits,
+                           timeout=step.timeout, finish_on_key=step.finish_on_key,
+                           no_input=_branch(step.no_input), retries=step.retries)
+        elif isinstance(step, Record):
+            builder.record(max_length=step.max_length, silence_timeout=step.silence_timeout,
+                           finish_on_key=step.finish_on_key, beep=step.beep,
+                           transcribe=step.transcribe,
+                           transcribe_language=step.transcribe_language)
+        elif isinstance(step, Transfer):
+            builder.transfer(*step.targets, caller_id=step.caller_id, timeout=step.timeout,
+                             record=step.record, no_answer=_branch(step.no_answer))
+        elif isinstance(step, Conference):
+            builder.conference(step.name, muted=step.muted, start_on_enter=step.start_on_enter,
+                               end_on_exit=step.end_on_exit, hold_music=step.hold_music,
+                               record=step.record)
+        elif isinstance(step, SendDigits):
+            builder.send_digits(step.digits)
+        elif isinstance(step, Redirect):
+            builder.redirect(step.url, method=step.method)
+        else:
+            assert isinstance(step, Hangup)
+            builder.hangup()
+    return builder
+
+
+def _buildable(node: Any) -> Any:
+    """The document without ``finish_on_key: null`` on records, which the builder cannot
+    write (see test_flow_steps.py::test_builder_can_record_without_a_finish_key)."""
+    if isinstance(node, dict):
+        out = {k: _buildable(v) for k, v in node.items()}
+        if isinstance(out.get("record"), dict) and out["record"].get("finish_on_key", 1) is None:
+            body = {k: v for k, v in out["record"].items() if k != "finish_on_key"}
+            return {"record": body} if body else "record"
+        return out
+    if isinstance(node, list):
+        return [_buildable(v) for v in node]
+    return node
+
+
+@settings(deadline=None, max_examples=100)
+@given(flows())
+def test_the_builder_writes_every_flow(flow: Flow) -> None:
+    options = {k: getattr(flow, k) for k in ("name", "description", "language", "gender",
+                                             "voice", "record", "machine_detection")}
+    built = _replay(flow.steps, Flow.builder(**options)).build()
+    assert built.to_dict() == _buildable(flow.to_dict())
+
+
+IVR_YAML = """\
+name: Acme
+language: en-US
+machine_detection: {on_machine: [{say: Please call us back.}]}
+steps:
+  - say: Welcome to Acme.
+  - gather:
+      prompt: [For sales press 1., {pause: 1}, For your account press 2.]
+      retries: 2
+      options:
+        1:
+          - transfer:
+              targets: ["+31201234567", "sip:sales@example.com"]
+              caller_id: "+31201234560"
+              no_answer: [{say: Sales is busy.}, {record: {transcribe: true}}]
+          - hangup
+        2:
+          - gather: {variable: account, max_digits: 8, finish_on_key: "#",
+                     prompt: Enter your account number then hash.}
+          - say: Account {account}, one moment.
+          - redirect: {url: "https://app.example.com/account", method: GET}
+      no_input: [{say: Goodbye.}, hangup]
+  - conference: {name: lobby, muted: true, hold_music: "https://example.com/hold.mp3"}
+"""
+
+
+def test_builder_and_yaml_of_the_same_ivr_are_equal() -> None:
+    built = (
+        Flow.builder(name="Acme", language="en-US",
+                     machine_detection={"on_machine": Flow.builder()
+                                        .say("Please call us back.").steps()})
+        .say("Welcome to Acme.")
+        .menu(["For sales press 1.", Pause(seconds=1), "For your account press 2."],
+              retries=2,
+              options={
+                  "1": Flow.builder()
+                  .transfer("+31201234567", "sip:sales@example.com",
+                            caller_id="+31201234560",
+                            no_answer=Flow.builder().say("Sales is busy.")
+                            .record(transcribe=True))
+                  .hangup(),
+                  "2": Flow.builder()
+                  .gather("account", "Enter your account number then hash.", max_digits=8,
+                          finish_on_key="#")
+                  .say("Account {account}, one moment.")
+                  .redirect("https://app.example.com/account", method="GET"),
+              },
+              no_input=Flow.builder().say("Goodbye.").hangup())
+        .conference("lobby", muted=True, hold_music="https://example.com/hold.mp3")
+        .build()
+    )
+    from_yaml = Flow.from_yaml(IVR_YAML)
+    assert built == from_yaml
+    assert Flow.from_json(built.to_json()) == from_yaml
+
+
+def test_example_builder_script_matches_its_yaml() -> None:
+    script, yaml_file = EXAMPLES / "build_support_ivr.py", EXAMPLES / "support_ivr.yaml"
+    if not (script.exists() and yaml_file.exists()):
+        pytest.skip("examples not present")
+    spec = importlib.util.spec_from_file_location("build_support_ivr", script)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.build() == Flow.from_yaml(yaml_file)
+
+
+# ---------------------------------------------------------------------------------------
+# JSON Schema
+
+
+def _step_unions(node: Any) -> Iterator[list[Any]]:
+    """Every ``oneOf`` list in the schema (steps and prompts)."""
+    if isinstance(node, dict):
+        if isinstance(node.get("oneOf"), list):
+            yield node["oneOf"]
+        for value in node.values():
+            yield from _step_unions(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _step_unions(value)
+
+
+def test_json_schema_structure() -> None:
+    schema = Flow.json_schema()
+    json.dumps(schema)  # plain JSON
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["type"] == "object"
+    assert schema["required"] == ["steps"]
+    assert schema["additionalProperties"] is False
+    steps = schema["properties"]["steps"]
+    assert steps["type"] == "array"
+    assert steps["minItems"] == 1
+    kinds = {next(iter(option["required"])) for option in steps["items"]["oneOf"]
+             if "required" in option}
+    assert kinds == {"say", "play", "pause", "gather", "record", "transfer", "conference",
+                     "send_digits", "redirect", "hangup"}
+    assert {"const": "hangup"} in steps["items"]["oneOf"]
+    for name, definition in schema["$defs"].items():
+        assert "kind" not in definition.get("properties", {}), name
+    assert set(schema["$defs"]["Say"]["required"]) == {"text"}
+    assert schema["$defs"]["Transfer"]["properties"]["targets"]["maxItems"] == 10
+
+
+def _repaired_schema() -> dict[str, Any]:
+    """The schema with the two bugs the xfail tests below show worked around, so that the
+    rest of it can still be checked against every generated document."""
+    schema = copy.deepcopy(Flow.json_schema())
+    defs = schema["$defs"]
+    for union in _step_unions(schema):
+        if not union:  # Gather.prompt: the prompt kinds
+            union.extend({"type": "object", "additionalProperties": False,
+                          "required": [kind], "properties": {kind: {"$ref": f"#/$defs/{ref}"}}}
+                         for kind, ref in (("say", "Say"), ("play", "Play"),
+                                           ("pause", "Pause")))
+        kinds = [next(iter(o["required"])) for o in union if "required" in o]
+        for kind in kinds:  # a step with no required field is written bare
+            ref = union[kinds.index(kind)]["properties"][kind]["$ref"].rsplit("/", 1)[1]
+            if not defs[ref].get("required") and {"const": kind} not in union:
+                union.append({"const": kind})
+    return schema
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "documents.editor_schema: `{'oneOf': [...] + [{'const': 'hangup'}] if 'hangup' in "
+    "mapping else []}` parses as `([...] + [...]) if ... else []`, so the prompt union "
+    "(no hangup) becomes `oneOf: []`, which JSON Schema forbids (and which matches "
+    "nothing); fix: parenthesise `([{'const': 'hangup'}] if ... else [])`"))
+def test_json_schema_is_valid_json_schema() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.Draft202012Validator.check_schema(Flow.json_schema())
+
+
+def test_repaired_json_schema_is_valid_json_schema() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.Draft202012Validator.check_schema(_repaired_schema())
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "Record has no required field, so to_dict() writes Record() as the bare string "
+    "'record' (steps._untag), but editor_schema only allows the bare string 'hangup'; "
+    "fix: add a const for every step kind without required fields"))
+def test_json_schema_accepts_a_bare_record() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = Flow.json_schema()
+    for union in _step_unions(schema):  # leave the prompt bug out of this test
+        if not union:
+            union.append({"type": "object"})
+    jsonschema.validate(Flow(steps=[Record()]).to_dict(), schema)
+
+
+@settings(deadline=None, max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+@given(flows())
+def test_every_document_validates_against_the_schema(flow: Flow) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.validate(flow.to_dict(), _REPAIRED)
+
+
+_REPAIRED = _repaired_schema()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the editor schema only describes the long form; the shorthands the examples use "
+    "(`- say: Hello`, bare branch lists, `prompt: text`, `transfer: '+31...'`, integer menu "
+    "keys in YAML) are flagged by editors as errors; fix: add the shorthand forms to the "
+    "unions in editor_schema"))
+def test_json_schema_accepts_the_examples_as_written() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    from univoice.flow.documents import parse_yaml
+
+    doc = parse_yaml(IVR_YAML)
+    Flow.from_dict(doc)  # valid
+    jsonschema.validate(json.loads(json.dumps(doc)), _REPAIRED)
+
+
+# ---------------------------------------------------------------------------------------
+# The strategies themselves
+
+
+@pytest.mark.parametrize("number", PHONE_NUMBERS)
+def test_strategy_phone_numbers_are_valid(number: str) -> None:
+    assert phonenumbers.is_valid_number(phonenumbers.parse(number, None))
+    assert Transfer(targets=[number], caller_id=number).targets == [number]
+
+
+@pytest.mark.parametrize("uri", SIP_URIS)
+def test_strategy_sip_uris_are_valid(uri: str) -> None:
+    assert Transfer(targets=[uri]).targets == [uri]
+
+
+def _depth(steps: list[Step]) -> int:
+    """How deep branches nest below ``steps`` (0: no branches)."""
+    deepest = 0
+    for step in steps:
+        branches: list[Branch] = []
+        if isinstance(step, Gather):
+            branches = [*(step.options or {}).values(),
+                        *(b for b in (step.no_input, step.invalid) if b is not None)]
+        elif isinstance(step, Transfer) and step.no_answer is not None:
+            branches = [step.no_answer]
+        for branch in branches:
+            deepest = max(deepest, 1 + _depth(branch.steps))
+    return deepest
+
+
+@settings(deadline=None, max_examples=60)
+@given(st.data(), st.integers(0, MAX_DEPTH), st.integers(1, 8))
+def test_flows_respect_their_bounds(data: st.DataObject, max_depth: int, max_steps: int
+                                    ) -> None:
+    flow = data.draw(flows(max_depth=max_depth, max_steps=max_steps))
+    assert len(flow.steps) <= max_steps
+    assert _depth(flow.steps) <= max_depth
+    if flow.machine_detection and flow.machine_detection.on_machine:
+        assert 1 + _depth(flow.machine_detection.on_machine.steps) <= max_depth
+    assert flow.warnings() == []
+    for steps in _step_lists(flow):  # hangup and redirect only end a list
+        assert all(step.kind not in ("hangup", "redirect") for step in steps[:-1])
+
+
+def _step_lists(flow: Flow) -> Iterator[list[Step]]:
+    yield flow.steps
+    if flow.machine_detection and flow.machine_detection.on_machine:
+        yield flow.machine_detection.on_machine.steps
+    for _, step in flow.walk():
+        if isinstance(step, Gather):
+            for branch in [*(step.options or {}).values(), step.no_input, step.invalid]:
+                if branch is not None:
+                    yield branch.steps
+        elif isinstance(step, Transfer) and step.no_answer is not None:
+            yield step.no_answer.steps
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ({"max_depth": -1}, "max_depth"), ({"max_depth": MAX_DEPTH + 1}, "max_depth"),
+    ({"max_steps": 0}, "max_steps"),
+])
+def test_strategy_arguments_are_checked(args: dict[str, int], message: str) -> None:
+    with pytest.raises(InvalidArgument, match=message):
+        flows(**args)
+    with pytest.raises(InvalidArgument, match=message):
+        flow_documents(**args)
+
+
+_FIND = settings(deadline=None, max_examples=3000, database=None, derandomize=True,
+                 suppress_health_check=list(HealthCheck))
+
+
+def _find(predicate: Callable[[Flow], bool]) -> Flow:
+    return find(flows(), predicate, settings=_FIND)
+
+
+@pytest.mark.parametrize("feature", sorted(ALL_FEATURES - {Feature.PAUSE}))
+def test_flows_reach_every_feature(feature: Feature) -> None:
+    # PAUSE is left out: features_of reports a pause as hangup (see test_capabilities.py).
+    _find(lambda flow: feature in features_of(flow))
+
+
+@pytest.mark.parametrize("kind", ["say", "play", "pause", "gather", "record", "transfer",
+                                  "conference", "send_digits", "redirect", "hangup"])
+def test_flows_reach_every_step_kind(kind: str) -> None:
+    _find(lambda flow: any(step.kind == kind for _, step in flow.walk()))
+
+
+def _says(flow: Flow) -> Iterator[Say]:
+    for _, step in flow.walk():
+        if isinstance(step, Say):
+            yield step
+        if isinstance(step, Gather):
+            yield from (p for p in step.prompt if isinstance(p, Say))
+
+
+@pytest.mark.parametrize("what", [
+    "reads a variable", "reads a variable in a no_input branch", "on_machine",
+    "transcribe_language", "record without finish key", "menu with finish key",
+    "several targets", "flow language and gender", "max-length menu key",
+])
+def test_flows_reach_every_option(what: str) -> None:
+    def has(flow: Flow) -> bool:
+        steps = [s for _, s in flow.walk()]
+        if what == "reads a variable":
+            return any(placeholders(say.text) for say in _says(flow))
+        if what == "reads a variable in a no_input branch":
+            return any(isinstance(s, Gather) and s.variable and s.no_input and any(
+                isinstance(b, Say) and s.variable in placeholders(b.text)
+                for b in s.no_input.steps) for s in steps)
+        if what == "on_machine":
+            return bool(flow.machine_detection and flow.machine_detection.on_machine
+                        and flow.machine_detection.on_machine.steps)
+        if what == "transcribe_language":
+            return any(isinstance(s, Record) and s.transcribe_language for s in steps)
+        if what == "record without finish key":
+            return any(isinstance(s, Record) and s.finish_on_key is None for s in steps)
+        if what == "menu with finish key":
+            return any(isinstance(s, Gather) and s.options and s.finish_on_key
+                       for s in steps)
+        if what == "several targets":
+            return any(isinstance(s, Transfer) and len(s.targets) == 10 for s in steps)
+        if what == "flow language and gender":
+            return bool(flow.language and flow.gender and flow.voice and flow.record)
+        return any(isinstance(s, Gather) and s.options and s.max_digits > 1
+                   and any(len(k) == s.max_digits for k in s.options) for s in steps)
+
+    _find(has)
+
+
+@pytest.mark.parametrize("what", [
+    "bare hangup", "hangup: null", "say scalar", "transfer scalar", "bare-list branch",
+    "prompt string", "int menu key", "machine_detection true", "tagged step",
+])
+def test_flow_documents_use_every_shorthand(what: str) -> None:
+    def has(doc: dict[str, Any]) -> bool:
+        text = json.dumps(doc)
+        if what == "bare hangup":
+            return '"hangup"' in text and '{"hangup":' not in text
+        if what == "hangup: null":
+            return '{"hangup": null}' in text
+        if what == "say scalar":
+            return '{"say": "' in text
+        if what == "transfer scalar":
+            return '{"transfer": "' in text
+        if what == "bare-list branch":
+            return '"1": [' in text or '"no_input": [' in text
+        if what == "prompt string":
+            return '"prompt": "' in text
+        if what == "int menu key":
+            return _has_int_key(doc)
+        if what == "machine_detection true":
+            return doc.get("machine_detection") is True
+        return '{"kind": "' in text
+
+    find(flow_documents(), has, settings=_FIND)
+
+
+def _has_int_key(node: Any) -> bool:
+    if isinstance(node, dict):
+        return any(isinstance(k, int) for k in node) or any(
+            _has_int_key(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_has_int_key(v) for v in node)
+    return False
