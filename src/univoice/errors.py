@@ -7,6 +7,7 @@ flow must reach the caller whole, with every problem it lists.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -22,6 +23,14 @@ class ConfigError(UnivoiceError):
     """The configuration is missing something or names something that does not exist."""
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """Escape control characters (user data may hold them) so a problem stays one line."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 @dataclass(frozen=True, slots=True)
 class FlowIssue:
     """One problem found in a flow, located by its path (``steps[2].say.text``)."""
@@ -29,6 +38,10 @@ class FlowIssue:
     path: str
     message: str
     severity: Severity = "error"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", one_line(self.path))
+        object.__setattr__(self, "message", one_line(self.message))
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message

@@ -63,7 +63,13 @@ def parse_yaml(text: str, source: str | None = None) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "document"
-        problem = getattr(exc, "problem", None) or str(exc)
+        if isinstance(exc, yaml.reader.ReaderError):
+            where = f"character {exc.position + 1}"
+            problem = f"{exc.reason} (#x{ord(exc.character):04x})" if isinstance(
+                exc.character, str) else str(exc.reason)
+        else:
+            problem = getattr(exc, "problem", None) or str(exc)
+        problem = " ".join(str(problem).split())  # one line, whatever PyYAML wrote
         raise FlowValidationError([FlowIssue(where, f"invalid YAML: {problem}")],
                                   source=source) from None
     except RecursionError:

@@ -16,12 +16,12 @@ def format_path(loc: Iterable[str | int], prefix: str = "") -> str:
     out = prefix
     keyed = False
     for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif keyed:
-            out += f"[{part!r}]"
-        elif part == "[key]":
+        if part == "[key]":
             out += " (key)"
+        elif isinstance(part, int):
+            out += f"[{part}]"
+        elif keyed or not part.isidentifier():
+            out += f"[{part!r}]"  # user data, or a name that would not read as one
         else:
             out += f".{part}" if out else part
         keyed = part in _KEYED_FIELDS
