@@ -146,7 +146,7 @@ class ResourceContract:
 
     def test_invalid_flow_fails_before_any_request(self) -> None:
         before = len(self.sent())
-        with pytest.raises(UnivoiceError, match="steps\\[0\\].say.text"):
+        with pytest.raises(UnivoiceError, match=r"steps\[0\]\.say\.text"):
             self.voice.calls.create(TO, FROM, flow={"steps": [{"say": ""}]})
         assert len(self.sent()) == before
 
