@@ -52,6 +52,11 @@ What never reaches a cassette (applied at record time by ``before_record_request
       bodies, so replays work without the real values.
 Matching is on method, scheme, host, port, path, query and body, after the same scrubbing
 is applied to the live request. Compressed responses are stored decoded.
+
+Validation uses openapi-core (written against 0.23.1; test extra ``openapi-core>=0.23.1,<0.24``).
+Credentials in cassettes are ``<redacted>``, so the security check only requires the
+``Authorization`` header to be present. ``check_request=False`` skips request validation for
+exchanges that send a deliberately invalid request (a 415 test, say).
 """
 
 from __future__ import annotations
@@ -225,8 +230,9 @@ _XML_ELEMENT = re.compile(r"<(?P<name>[A-Za-z_][\w:.-]*)>(?P<value>[^<]*)</(?P=n
 
 
 def _variants(value: str) -> list[str]:
-    """The forms a value takes on the wire: as is, URL-encoded, form-encoded."""
-    return list(dict.fromkeys([value, quote(value, safe=""), quote_plus(value)]))
+    """The forms a value takes on the wire: as is, URL-encoded, form-encoded (in that order,
+    duplicates kept, so the variants of a value and of its placeholder pair up)."""
+    return [value, quote(value, safe=""), quote_plus(value)]
 
 
 class Scrubber:
@@ -244,7 +250,7 @@ class Scrubber:
             if len(real) < MIN_SECRET_LENGTH or real == placeholder:
                 continue
             for r, p in zip(_variants(real), _variants(placeholder), strict=True):
-                pairs[r] = p
+                pairs.setdefault(r, p)
             if real.startswith("+") and len(real) > MIN_SECRET_LENGTH:
                 # E.164 numbers also travel without their "+" (MessageBird, some queries).
                 pairs.setdefault(real[1:], placeholder.lstrip("+"))
@@ -399,7 +405,8 @@ class Scrubber:
                 response["body"]["string"] = cleaned
                 for name in headers:
                     if name.lower() == "content-length":
-                        size = len(cleaned.encode() if isinstance(cleaned, str) else cleaned)
+                        size = len(cleaned.encode() if isinstance(cleaned, str)
+                                   else cleaned or b"")
                         headers[name] = [str(size)]
         response["headers"] = headers
         return response
@@ -487,14 +494,19 @@ def spec_path(provider: str) -> Path:
 
 
 @functools.cache
-def openapi(provider: str) -> OpenAPI:
-    """The provider's (corrected) OpenAPI document, loaded once per session."""
+def load_openapi(path: Path) -> OpenAPI:
+    """An OpenAPI document configured for scrubbed cassettes, loaded once per session."""
     config = Config(
         security_provider_factory=_ScrubbedSecurityFactory(),
         # BXML bodies are documents, validated as strings (the spec's schema), not parsed.
         extra_media_type_deserializers={"application/xml": _plain_text},
     )
-    return OpenAPI.from_file_path(str(spec_path(provider)), config=config)
+    return OpenAPI.from_file_path(str(path), config=config)
+
+
+def openapi(provider: str) -> OpenAPI:
+    """The provider's (corrected) OpenAPI document."""
+    return load_openapi(spec_path(provider))
 
 
 class OpenAPIRequest:
@@ -645,7 +657,7 @@ def _spec(spec: str | OpenAPI | Path) -> tuple[str, OpenAPI]:
     if isinstance(spec, OpenAPI):
         return "spec", spec
     if isinstance(spec, Path):
-        return spec.name, OpenAPI.from_file_path(str(spec))
+        return spec.name, load_openapi(spec.resolve())
     return spec, openapi(spec)
 
 
@@ -750,6 +762,7 @@ __all__ = [
     "cassette_dir",
     "cassette_path",
     "load_interactions",
+    "load_openapi",
     "make_vcr",
     "openapi",
     "provider_env",
