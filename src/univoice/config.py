@@ -50,6 +50,7 @@ class HttpConfig(BaseModel):
     backoff: float = Field(0.5, ge=0, le=60)
     max_backoff: float = Field(8.0, ge=0, le=600)
     max_retry_after: float = Field(60.0, ge=0, le=3600)
+    settle: float = Field(5.0, ge=0, le=600)
     async_backend: Literal["aiohttp", "httpx"] = "aiohttp"
 
     def settings(self) -> HttpSettings:
@@ -58,7 +59,7 @@ class HttpConfig(BaseModel):
             max_connections=self.max_connections, max_keepalive=self.max_keepalive,
             retry=RetryPolicy(max_attempts=self.max_attempts, backoff=self.backoff,
                               max_backoff=self.max_backoff,
-                              max_retry_after=self.max_retry_after),
+                              max_retry_after=self.max_retry_after, settle=self.settle),
             async_backend=self.async_backend)
 
 

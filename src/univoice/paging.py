@@ -26,7 +26,7 @@ class _Cursor:
     def advance(self, page: Page[T]) -> bool:
         """Move to the next page; False when the list is done."""
         nxt = page.next_cursor
-        if not nxt or not page.items:
+        if not nxt:  # an empty page with a cursor is followed: some providers page sparsely
             return False
         if nxt in self.seen:
             raise ProviderError("pagination returned a cursor it had already returned",

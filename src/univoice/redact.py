@@ -6,9 +6,11 @@ values themselves (so a password echoed back inside some other field is caught t
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 MASK = "***"
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie",
@@ -26,8 +28,14 @@ class Redactor:
     """Masks known secret values and secret-named fields."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        # Short values would mask innocent text; providers' secrets are long.
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        # Short values would mask innocent text; providers' secrets are long. Each is also
+        # masked as it reads once URL-encoded or JSON-escaped.
+        forms = set()
+        for secret in secrets:
+            if secret and len(secret) >= 4:
+                forms |= {secret, quote(secret, safe=""), quote_plus(secret),
+                          json.dumps(secret)[1:-1]}
+        self._secrets = sorted(forms, key=len, reverse=True)
 
     def text(self, value: str) -> str:
         for secret in self._secrets:

@@ -7,7 +7,10 @@ The rule that keeps calls from being placed twice:
   connection was never made) or the provider refused it before acting (429);
 - after an ambiguous failure of a create (a timeout or reset after sending, a 5xx) the
   transport first reconciles: it looks the call up by its tag and returns it if it is
-  there, and creates again only when the provider says it is not.
+  there, and creates again only when the provider says it is not. When no answer came
+  at all, the provider may still be working on the request, so an empty lookup is
+  repeated after ``settle`` seconds before the create is. A provider with no lookup gets
+  ``AmbiguousCreate`` instead of a retry.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ class RetryPolicy:
     backoff: float = 0.5  # seconds before the first retry, doubled each time
     max_backoff: float = 8.0
     max_retry_after: float = 60.0  # a longer Retry-After is not waited for: RateLimited
+    # How long a provider may go on creating a call whose answer was lost: an empty
+    # lookup is repeated after this long before the create is repeated.
+    settle: float = 5.0
     jitter: Callable[[], float] = field(default=random.random, repr=False, compare=False)
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float | None:
@@ -37,7 +43,7 @@ class RetryPolicy:
             return None
         if retry_after is not None:
             return retry_after if retry_after <= self.max_retry_after else None
-        base = min(self.max_backoff, self.backoff * 2.0 ** (attempt - 1))
+        base = min(self.max_backoff, self.backoff * 2.0 ** min(attempt - 1, 63))
         return base * (0.5 + self.jitter() / 2)  # "equal jitter": never less than half
 
 

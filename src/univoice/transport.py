@@ -44,6 +44,14 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _PARSE_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError, ValidationError)
 
 
+def _is_read(response: httpx.Response) -> bool:
+    try:
+        response.content  # noqa: B018 - raises ResponseNotRead on an unread stream
+    except httpx.ResponseNotRead:
+        return False
+    return True
+
+
 def was_sent(exc: httpx.TransportError) -> bool:
     """Whether the request may have reached the provider before ``exc``.
 
@@ -131,19 +139,35 @@ class _Core:
             retry_after: float | None = None
             if isinstance(outcome, httpx.Response):
                 if outcome.status_code < 400:
-                    return self.parse(op, outcome)
+                    try:
+                        return self.parse(op, outcome)
+                    except ProviderError as unreadable:
+                        if not op.creates or op.reconcile is None:
+                            raise
+                        # The provider accepted the create; its answer is what failed.
+                        found = yield from self._reconcile(op, unreadable, settle=False)
+                        if found is not None:
+                            return found
+                        raise AmbiguousCreate(
+                            f"the provider accepted the create but its answer could not be "
+                            f"read ({unreadable}) and the lookup found nothing",
+                            provider=self.name, operation=op.name, tag=op.tag) from None
                 error: UnivoiceError = self.error_for(op, outcome)
                 if outcome.status_code not in RETRY_STATUSES:
                     raise error
                 if outcome.status_code in (429, 503):
                     retry_after = parse_retry_after(outcome.headers.get("retry-after"))
                 ambiguous = not op.safe_to_retry and outcome.status_code not in REFUSED_STATUSES
+                answered = True
             else:
                 sent = was_sent(outcome)
                 error = self.transport_error(op, outcome, sent)
                 ambiguous = not op.safe_to_retry and sent
+                answered = False
             if ambiguous:
-                found = yield from self._reconcile(op, error)
+                # A provider that answered has finished with the request, so one lookup
+                # decides; one that did not answer may still be working on it.
+                found = yield from self._reconcile(op, error, settle=not answered)
                 if found is not None:
                     return found
             delay = self.settings.retry.delay(attempt, retry_after)
@@ -154,17 +178,25 @@ class _Core:
             self.on_retry(op, attempt, delay, error)
             yield _Sleep(delay)
 
-    def _reconcile(self, op: Operation[T], error: UnivoiceError
+    def _reconcile(self, op: Operation[T], error: UnivoiceError, *, settle: bool
                    ) -> Generator[_Action, Any, T | None]:
-        """After an ambiguous create: find what it made, or prove it made nothing."""
+        """After an ambiguous create: find what it made, or show it made nothing.
+
+        With ``settle``, an empty lookup is repeated once after the policy's settle
+        window, for a provider that may still be creating the call whose answer was lost.
+        """
         tag = op.tag
         if op.reconcile is None:
             raise AmbiguousCreate(
                 f"the create may have happened ({error}); this provider offers no way to "
                 "look it up, so it was not repeated", provider=self.name, operation=op.name,
                 tag=tag) from None
+        window = self.settings.retry.settle if settle else 0.0
         try:
             found: T | None = yield _Run(op.reconcile())
+            if found is None and window > 0:
+                yield _Sleep(window)
+                found = yield _Run(op.reconcile())
         except UnivoiceError as lookup_error:
             raise AmbiguousCreate(
                 f"the create may have happened ({error}) and looking it up failed "
@@ -177,11 +209,18 @@ class _Core:
             return response  # type: ignore[return-value]  # the caller streams the body
         try:
             return op.parse(response)
-        except ProviderError:
-            raise
+        except ProviderError as exc:
+            error = exc
+        except ValidationError as exc:
+            # Without the input values: they are response data, possibly secret.
+            error = malformed(response, self.name, op.name, "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                for e in exc.errors(include_input=False, include_url=False)))
         except _PARSE_ERRORS as exc:
-            raise self._redacted(malformed(response, self.name, op.name,
-                                           f"{type(exc).__name__}: {exc}")) from None
+            error = malformed(response, self.name, op.name, f"{type(exc).__name__}: {exc}")
+        # Raised outside the handler, so the parser's exception (whose repr may quote the
+        # response) is not chained to it.
+        raise self._redacted(error)
 
     def error_for(self, op: Operation[Any], response: httpx.Response) -> ProviderError:
         message, code, request_id = self.provider.error_details(response)
@@ -197,14 +236,17 @@ class _Core:
             cls = InvalidRequest
         elif status >= 500:
             cls = ServerError
+        if status == 503 and "retry-after" in response.headers:
+            cls = RateLimited  # overloaded, and saying when to come back
         raw: Any
         try:
             raw = self.redactor.payload(response.json())
         except (ValueError, UnicodeDecodeError):
             raw = self.redactor.text(response.text[:2000])
-        return cls(self.redactor.text(message or response.reason_phrase or "error"),
-                   provider=self.name, operation=op.name, status=status, code=code,
-                   request_id=request_id, raw=raw)
+        text = self.redactor.text
+        return cls(text(message or response.reason_phrase or "error"), provider=self.name,
+                   operation=op.name, status=status, code=code and text(code),
+                   request_id=request_id and text(request_id), raw=raw)
 
     def transport_error(self, op: Operation[Any], exc: httpx.TransportError, sent: bool
                         ) -> TransportError:
@@ -219,8 +261,10 @@ class _Core:
                               operation=op.name, sent=True)
 
     def _redacted(self, error: ProviderError) -> ProviderError:
-        if isinstance(error.raw, str):
-            error.raw = self.redactor.text(error.raw)
+        """The same error with every text it carries masked."""
+        error.raw = self.redactor.payload(error.raw)
+        error.provider_message = self.redactor.text(error.provider_message)
+        error.args = tuple(self.redactor.text(str(a)) for a in error.args)
         return error
 
     # Observation ----------------------------------------------------------------------
@@ -241,10 +285,14 @@ class _Core:
                       self.redactor.text(str(request.url)), response.status_code)
         if self.hooks.response or self._plugin_hooks.univoice_response.get_hookimpls():
             shown = self.redacted_request(request)
+            # A copy whose .request is the redacted one: the original carries credentials.
+            copy = httpx.Response(response.status_code, headers=response.headers,
+                                  request=shown, extensions=response.extensions,
+                                  content=response.content if _is_read(response) else None)
             for hook in self.hooks.response:
-                hook(shown, response)
+                hook(shown, copy)
             self._plugin_hooks.univoice_response(provider=self.name, request=shown,
-                                                 response=response)
+                                                 response=copy)
 
     def on_retry(self, op: Operation[Any], attempt: int, delay: float,
                  error: UnivoiceError) -> None:

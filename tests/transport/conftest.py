@@ -24,11 +24,11 @@ ANSWER = "https://example.com/answer"
 
 
 def http(*, timeout: float = 2.0, attempts: int = 3, max_retry_after: float = 60.0,
-         backend: str = "aiohttp") -> HttpSettings:
-    """Settings that keep tests fast: no backoff, short timeouts."""
+         backend: str = "aiohttp", settle: float = 0.05) -> HttpSettings:
+    """Settings that keep tests fast: no backoff, short timeouts, a short settle window."""
     return HttpSettings(timeout=timeout, connect_timeout=timeout, async_backend=backend,
                         retry=RetryPolicy(max_attempts=attempts, backoff=0.0,
-                                          max_retry_after=max_retry_after))
+                                          max_retry_after=max_retry_after, settle=settle))
 
 
 @dataclass

@@ -6,7 +6,7 @@ import json
 import logging
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import unquote_plus
@@ -173,9 +173,6 @@ def test_429_exhausted_raises_rate_limited_with_retry_after(server: FaultServer,
     assert len(server.seen("GET")) == 3
 
 
-@pytest.mark.xfail(strict=True, reason="a 503 whose Retry-After exceeds max_retry_after is "
-                   "raised as ServerError without retry_after, although RateLimited documents "
-                   "'429 (or 503 with Retry-After)'")
 def test_503_retry_after_above_the_maximum_raises_rate_limited(server: FaultServer,
                                                                provider: FakeProvider) -> None:
     server.inject("GET /calls/*", "status:503:600")
@@ -334,7 +331,7 @@ def test_create_dropped_before_processing_is_created_once(server: FaultServer,
         call = create(v, tag="dropped")
     assert server.created == 1
     assert server.posts == 2
-    assert len(server.lookups()) == 1
+    assert len(server.lookups()) == 2  # no answer: looked up again after the settle window
     assert call.id == server.calls[0]["id"]
 
 
@@ -458,19 +455,20 @@ def test_create_ambiguous_twice_is_still_created_once(server: FaultServer,
         call = create(v, tag="twice")
     assert server.created == 1
     assert server.posts == 3
-    assert len(server.lookups()) == 2
+    assert len(server.lookups()) == 3  # two for the lost answer, one for the 502
     assert call.id == server.calls[0]["id"]
 
 
-@pytest.mark.xfail(strict=True, reason="a create still being processed when the client times "
-                   "out is not found by the lookup, so the transport creates it again")
 def test_create_timeout_while_the_provider_is_still_working_is_not_repeated(
         server: FaultServer, provider: FakeProvider) -> None:
     server.inject("POST /calls", "delay:1.0")
-    with voice(provider, http(timeout=0.2)) as v, suppress(UnivoiceError):
-        create(v, tag="in-flight")  # AmbiguousCreate would be fine; a second call is not
+    # The settle window covers the time the provider goes on working after the timeout.
+    with voice(provider, http(timeout=0.2, settle=1.5)) as v:
+        call = create(v, tag="in-flight")
     server.wait_idle()
     assert server.created == 1
+    assert call.tag == "in-flight"
+    assert len(server.lookups()) == 2  # empty at first, found after the settle window
 
 
 # Malformed answers --------------------------------------------------------------------
@@ -525,10 +523,12 @@ def test_malformed_list_page_raises_provider_error(server: FaultServer, provider
 def test_malformed_create_answer_is_not_repeated(server: FaultServer,
                                                  provider: FakeProvider) -> None:
     server.inject("POST /calls", "missing_fields")
-    with voice(provider) as v, pytest.raises(ProviderError):
-        create(v, tag="odd")
+    with voice(provider) as v:
+        call = create(v, tag="odd")  # accepted, answer unreadable: found by its tag
+    assert call.tag == "odd"
     assert server.created == 1
     assert server.posts == 1
+
 
 
 # Paging -------------------------------------------------------------------------------
@@ -598,7 +598,8 @@ def _assert_clean(token: str, *texts: object) -> None:
 
 
 def _error_views(error: BaseException) -> list[object]:
-    views: list[object] = [str(error), repr(error), error.args]
+    views: list[object] = [str(error), repr(error), error.args, repr(error.__cause__),
+                           repr(error.__context__)]
     for name in ("raw", "provider_message", "code", "request_id", "tag"):
         views.append(repr(getattr(error, name, None)))
     return views
@@ -613,18 +614,17 @@ def test_the_token_is_redacted_from_request_hooks(server: FaultServer,
     server.inject("POST /calls", "drop")  # lookup (tag in the URL), then the POST again
     with voice(provider, hooks=hooks) as v:
         create(v, tag=f"leak-{token}")
-    assert [r.route for r in server.requests] == ["POST /calls", "GET /calls", "POST /calls"]
+    assert [r.route for r in server.requests] == ["POST /calls", "GET /calls", "GET /calls",
+                                                  "POST /calls"]
     assert server.requests[-1].headers["authorization"] == f"Bearer {token}"
-    assert len(shown) == 3
+    assert len(shown) == 4
     for url, headers, body in shown:
         _assert_clean(token, url, headers, body.decode())
-    assert shown[2][1]["authorization"] == "***"  # the retried request carries it, masked
+    assert shown[3][1]["authorization"] == "***"  # the retried request carries it, masked
     assert "leak-***" in shown[1][0]
     assert b"leak-***" in shown[0][2]
 
 
-@pytest.mark.xfail(strict=True, reason="Redactor.text masks a secret only verbatim: "
-                   "percent-encoded in a URL query (the lookup by tag) it is shown")
 def test_a_token_with_url_special_characters_is_redacted_from_request_hooks() -> None:
     token = "pw/9f4c2d7e+8b1a6053=c9e4&d2b7a8f1"
     shown: list[str] = []
@@ -677,13 +677,11 @@ def test_the_token_is_redacted_from_errors_reprs_and_logs(
     errors.append(failed.value)
     for error in errors:
         _assert_clean(token, *_error_views(error))
-    assert caplog.records  # httpx and httpcore did log
+    assert {"httpx", "univoice.transport"} <= {r.name for r in caplog.records}
     _assert_clean(token, caplog.text,
                   *(f"{r.getMessage()} {r.args!r}" for r in caplog.records))
 
 
-@pytest.mark.xfail(strict=True, reason="json_body's ProviderError (a body that is not JSON) "
-                   "is re-raised by _Core.parse without redacting its raw body")
 def test_the_token_is_redacted_from_a_malformed_body(server: FaultServer,
                                                      provider: FakeProvider) -> None:
     server.echo_auth = True
@@ -695,23 +693,18 @@ def test_the_token_is_redacted_from_a_malformed_body(server: FaultServer,
     _assert_clean(server.token, *_error_views(info.value))
 
 
-@pytest.mark.xfail(strict=True, reason="the message of a malformed-answer ProviderError embeds "
-                   "str(pydantic.ValidationError), input values included, unredacted; pydantic "
-                   "shortens long inputs, so even Redactor.text could not match the secret")
 def test_no_piece_of_the_token_is_in_a_validation_error(server: FaultServer,
                                                         provider: FakeProvider) -> None:
     [cid] = server.seed()
     server.inject("GET /calls/*", "echo_field:to")  # "to": {"echo": "Bearer <token>"}
     with voice(provider) as v, pytest.raises(ProviderError) as info:
         v.calls.get(cid)
-    assert "ValidationError" in str(info.value)
+    assert "Input should be a valid string" in str(info.value)
     assert "Bearer ***" in info.value.raw  # the raw body is redacted
     views = " ".join(str(view) for view in _error_views(info.value))
     assert [piece for piece in _pieces(server.token) if piece in views] == []
 
 
-@pytest.mark.xfail(strict=True, reason="response hooks get the raw httpx.Response, whose "
-                   ".request still carries the Authorization header")
 def test_the_token_is_redacted_from_response_hooks(server: FaultServer,
                                                    provider: FakeProvider) -> None:
     [cid] = server.seed()
