@@ -7,15 +7,17 @@ valid flows, respect their bounds and reach every feature.
 from __future__ import annotations
 
 import copy
+import importlib
 import importlib.util
 import json
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import phonenumbers
 import pytest
-from hypothesis import HealthCheck, find, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
@@ -54,7 +56,7 @@ EXAMPLES = ROOT / "examples"
 # Round trips
 
 
-@settings(deadline=None, max_examples=150)
+@settings(deadline=None, max_examples=100)
 @given(flows())
 def test_yaml_and_json_round_trip(flow: Flow) -> None:
     assert flow.warnings() == []
@@ -72,7 +74,7 @@ def test_documents_are_stable(flow: Flow) -> None:
     assert json.loads(flow.to_json()) == doc  # the JSON is the document, nothing more
 
 
-@settings(deadline=None, max_examples=150)
+@settings(deadline=None, max_examples=100)
 @given(flows_with_documents())
 def test_documents_with_shorthands_load_to_their_flow(pair: tuple[Flow, dict[str, Any]]
                                                       ) -> None:
@@ -97,7 +99,7 @@ def _branch(branch: Branch | None) -> FlowBuilder | None:
     return None if branch is None else _replay(branch.steps, Flow.builder())
 
 
-def _replay(steps: list[Step], builder: FlowBuilder) -> FlowBuilder:
+def _replay(steps: Sequence[Step], builder: FlowBuilder) -> FlowBuilder:
     """Write ``steps`` again with the builder's methods (branches as builders too)."""
     for step in steps:
         if isinstance(step, Say):
@@ -157,8 +159,13 @@ def _buildable(node: Any) -> Any:
 @settings(deadline=None, max_examples=100)
 @given(flows())
 def test_the_builder_writes_every_flow(flow: Flow) -> None:
-    options = {k: getattr(flow, k) for k in ("name", "description", "language", "gender",
-                                             "voice", "record", "machine_detection")}
+    options: dict[str, Any] = {k: getattr(flow, k) for k in (
+        "name", "description", "language", "gender", "voice", "record", "machine_detection")}
+    if flow.machine_detection and flow.machine_detection.on_machine:
+        # .steps(): a builder is not taken here (test_flow_steps.py::
+        # test_builder_takes_a_builder_for_on_machine)
+        on_machine = _replay(flow.machine_detection.on_machine.steps, Flow.builder())
+        options["machine_detection"] = {"on_machine": on_machine.steps()}
     built = _replay(flow.steps, Flow.builder(**options)).build()
     assert built.to_dict() == _buildable(flow.to_dict())
 
@@ -256,7 +263,6 @@ def test_json_schema_structure() -> None:
     assert schema["additionalProperties"] is False
     steps = schema["properties"]["steps"]
     assert steps["type"] == "array"
-    assert steps["minItems"] == 1
     kinds = {next(iter(option["required"])) for option in steps["items"]["oneOf"]
              if "required" in option}
     assert kinds == {"say", "play", "pause", "gather", "record", "transfer", "conference",
@@ -315,14 +321,17 @@ def test_json_schema_accepts_a_bare_record() -> None:
     jsonschema.validate(Flow(steps=[Record()]).to_dict(), schema)
 
 
-@settings(deadline=None, max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+_REPAIRED = _repaired_schema()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jsonschema") is None,
+                    reason="jsonschema is not installed (not a dependency)")
+@settings(deadline=None, max_examples=60)
 @given(flows())
 def test_every_document_validates_against_the_schema(flow: Flow) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
-    jsonschema.validate(flow.to_dict(), _REPAIRED)
-
-
-_REPAIRED = _repaired_schema()
+    jsonschema = importlib.import_module("jsonschema")
+    errors = list(jsonschema.Draft202012Validator(_REPAIRED).iter_errors(flow.to_dict()))
+    assert errors == []
 
 
 @pytest.mark.xfail(strict=True, reason=(
@@ -346,15 +355,15 @@ def test_json_schema_accepts_the_examples_as_written() -> None:
 @pytest.mark.parametrize("number", PHONE_NUMBERS)
 def test_strategy_phone_numbers_are_valid(number: str) -> None:
     assert phonenumbers.is_valid_number(phonenumbers.parse(number, None))
-    assert Transfer(targets=[number], caller_id=number).targets == [number]
+    assert Transfer(targets=[number], caller_id=number).targets == (number,)
 
 
 @pytest.mark.parametrize("uri", SIP_URIS)
 def test_strategy_sip_uris_are_valid(uri: str) -> None:
-    assert Transfer(targets=[uri]).targets == [uri]
+    assert Transfer(targets=[uri]).targets == (uri,)
 
 
-def _depth(steps: list[Step]) -> int:
+def _depth(steps: Sequence[Step]) -> int:
     """How deep branches nest below ``steps`` (0: no branches)."""
     deepest = 0
     for step in steps:
@@ -383,7 +392,7 @@ def test_flows_respect_their_bounds(data: st.DataObject, max_depth: int, max_ste
         assert all(step.kind not in ("hangup", "redirect") for step in steps[:-1])
 
 
-def _step_lists(flow: Flow) -> Iterator[list[Step]]:
+def _step_lists(flow: Flow) -> Iterator[Sequence[Step]]:
     yield flow.steps
     if flow.machine_detection and flow.machine_detection.on_machine:
         yield flow.machine_detection.on_machine.steps
@@ -407,24 +416,18 @@ def test_strategy_arguments_are_checked(args: dict[str, int], message: str) -> N
         flow_documents(**args)
 
 
-_FIND = settings(deadline=None, max_examples=3000, database=None, derandomize=True,
-                 suppress_health_check=list(HealthCheck))
+def _sample(strategy: st.SearchStrategy[Any], n: int) -> list[Any]:
+    """``n`` examples of ``strategy``, the same on every run (no shrinking, no database)."""
+    out: list[Any] = []
 
+    @settings(max_examples=n, derandomize=True, database=None, phases=[Phase.generate],
+              deadline=None, suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def collect(example: Any) -> None:
+        out.append(example)
 
-def _find(predicate: Callable[[Flow], bool]) -> Flow:
-    return find(flows(), predicate, settings=_FIND)
-
-
-@pytest.mark.parametrize("feature", sorted(ALL_FEATURES - {Feature.PAUSE}))
-def test_flows_reach_every_feature(feature: Feature) -> None:
-    # PAUSE is left out: features_of reports a pause as hangup (see test_capabilities.py).
-    _find(lambda flow: feature in features_of(flow))
-
-
-@pytest.mark.parametrize("kind", ["say", "play", "pause", "gather", "record", "transfer",
-                                  "conference", "send_digits", "redirect", "hangup"])
-def test_flows_reach_every_step_kind(kind: str) -> None:
-    _find(lambda flow: any(step.kind == kind for _, step in flow.walk()))
+    collect()
+    return out
 
 
 def _says(flow: Flow) -> Iterator[Say]:
@@ -435,66 +438,100 @@ def _says(flow: Flow) -> Iterator[Say]:
             yield from (p for p in step.prompt if isinstance(p, Say))
 
 
-@pytest.mark.parametrize("what", [
-    "reads a variable", "reads a variable in a no_input branch", "on_machine",
-    "transcribe_language", "record without finish key", "menu with finish key",
-    "several targets", "flow language and gender", "max-length menu key",
-])
-def test_flows_reach_every_option(what: str) -> None:
-    def has(flow: Flow) -> bool:
-        steps = [s for _, s in flow.walk()]
-        if what == "reads a variable":
-            return any(placeholders(say.text) for say in _says(flow))
-        if what == "reads a variable in a no_input branch":
-            return any(isinstance(s, Gather) and s.variable and s.no_input and any(
-                isinstance(b, Say) and s.variable in placeholders(b.text)
-                for b in s.no_input.steps) for s in steps)
-        if what == "on_machine":
-            return bool(flow.machine_detection and flow.machine_detection.on_machine
-                        and flow.machine_detection.on_machine.steps)
-        if what == "transcribe_language":
-            return any(isinstance(s, Record) and s.transcribe_language for s in steps)
-        if what == "record without finish key":
-            return any(isinstance(s, Record) and s.finish_on_key is None for s in steps)
-        if what == "menu with finish key":
-            return any(isinstance(s, Gather) and s.options and s.finish_on_key
-                       for s in steps)
-        if what == "several targets":
-            return any(isinstance(s, Transfer) and len(s.targets) == 10 for s in steps)
-        if what == "flow language and gender":
-            return bool(flow.language and flow.gender and flow.voice and flow.record)
-        return any(isinstance(s, Gather) and s.options and s.max_digits > 1
-                   and any(len(k) == s.max_digits for k in s.options) for s in steps)
+def _options(flow: Flow) -> set[str]:
+    """The rarer options a flow uses, by name."""
+    found: set[str] = set()
+    steps = [s for _, s in flow.walk()]
+    if any(placeholders(say.text) for say in _says(flow)):
+        found.add("reads a variable")
+    if any(isinstance(s, Gather) and s.variable and s.no_input and any(
+            isinstance(b, Say) and s.variable in placeholders(b.text)
+            for b in s.no_input.steps) for s in steps):
+        found.add("reads a variable in its no_input branch")
+    if flow.machine_detection and flow.machine_detection.on_machine:
+        found.add("on_machine")
+    elif flow.machine_detection:
+        found.add("machine detection without on_machine")
+    if any(isinstance(s, Record) and s.transcribe_language for s in steps):
+        found.add("transcribe_language")
+    if any(isinstance(s, Record) and s.finish_on_key is None for s in steps):
+        found.add("record without finish key")
+    if any(isinstance(s, Gather) and s.options and s.finish_on_key for s in steps):
+        found.add("menu with finish key")
+    if any(isinstance(s, Gather) and s.options and s.max_digits > 1
+           and any(len(k) == s.max_digits for k in s.options) for s in steps):
+        found.add("longest menu key")
+    if any(isinstance(s, Transfer) and len(s.targets) == 10 for s in steps):
+        found.add("ten targets")
+    if any(isinstance(s, Transfer) and any(t.startswith("sip") for t in s.targets)
+           and any(t.startswith("+") for t in s.targets) for s in steps):
+        found.add("numbers and SIP URIs in one transfer")
+    if any(isinstance(s, Gather) and s.options and all(
+            b.steps and b.steps[-1].kind in ("hangup", "redirect")
+            for b in [*s.options.values(), s.no_input, s.invalid] if b is not None)
+           and s.no_input and s.invalid for s in steps):
+        found.add("menu whose every outcome ends the call")
+    if flow.language and flow.gender and flow.voice and flow.record:
+        found.add("flow language, gender, voice and record")
+    if _depth(flow.steps) >= 3:
+        found.add("branches three deep")
+    return found
 
-    _find(has)
+
+def test_flows_reach_every_kind_feature_and_option() -> None:
+    kinds: set[str] = set()
+    features: set[Feature] = set()
+    options: set[str] = set()
+    for flow in _sample(flows(), 500):
+        kinds.update(step.kind for _, step in flow.walk())
+        features.update(features_of(flow))
+        options.update(_options(flow))
+    assert kinds == {"say", "play", "pause", "gather", "record", "transfer", "conference",
+                     "send_digits", "redirect", "hangup"}
+    # PAUSE is not reported by features_of (see test_capabilities.py), hence left out.
+    assert sorted(ALL_FEATURES - {Feature.PAUSE} - features) == []
+    assert sorted({
+        "reads a variable", "reads a variable in its no_input branch", "on_machine",
+        "machine detection without on_machine", "transcribe_language",
+        "record without finish key", "menu with finish key", "longest menu key",
+        "ten targets", "numbers and SIP URIs in one transfer",
+        "menu whose every outcome ends the call", "flow language, gender, voice and record",
+        "branches three deep",
+    } - options) == []
 
 
-@pytest.mark.parametrize("what", [
-    "bare hangup", "hangup: null", "say scalar", "transfer scalar", "bare-list branch",
-    "prompt string", "int menu key", "machine_detection true", "tagged step",
-])
-def test_flow_documents_use_every_shorthand(what: str) -> None:
-    def has(doc: dict[str, Any]) -> bool:
-        text = json.dumps(doc)
-        if what == "bare hangup":
-            return '"hangup"' in text and '{"hangup":' not in text
-        if what == "hangup: null":
-            return '{"hangup": null}' in text
-        if what == "say scalar":
-            return '{"say": "' in text
-        if what == "transfer scalar":
-            return '{"transfer": "' in text
-        if what == "bare-list branch":
-            return '"1": [' in text or '"no_input": [' in text
-        if what == "prompt string":
-            return '"prompt": "' in text
-        if what == "int menu key":
-            return _has_int_key(doc)
-        if what == "machine_detection true":
-            return doc.get("machine_detection") is True
-        return '{"kind": "' in text
+def _shorthands(doc: dict[str, Any]) -> set[str]:
+    text = json.dumps(doc)
+    checks = {
+        "bare kind": '"hangup"' in text.replace('{"hangup":', ""),
+        "hangup: null": '{"hangup": null}' in text,
+        "hangup: {}": '{"hangup": {}}' in text,
+        "say scalar": '{"say": "' in text,
+        "pause scalar": '{"pause": ' in text and '{"pause": {' not in text,
+        "transfer scalar": '{"transfer": "' in text or '{"transfer": [' in text,
+        "one target as a string": '"targets": "' in text,
+        "bare-list branch": bool(re.search(r'"(\d+|no_input|invalid|no_answer)": \[', text)),
+        "mapping branch": '{"steps": [' in text,
+        "prompt string": '"prompt": "' in text,
+        "prompt step": '"prompt": {' in text,
+        "string in a prompt list": bool(re.search(r'"prompt": \[[^{\]]*"', text)),
+        "int menu key": _has_int_key(doc),
+        "machine_detection true": doc.get("machine_detection") is True,
+        "tagged step": '{"kind": "' in text,
+    }
+    return {name for name, found in checks.items() if found}
 
-    find(flow_documents(), has, settings=_FIND)
+
+def test_flow_documents_use_every_shorthand() -> None:
+    found: set[str] = set()
+    for doc in _sample(flow_documents(), 300):
+        found.update(_shorthands(doc))
+    assert sorted({
+        "bare kind", "hangup: null", "hangup: {}", "say scalar", "pause scalar",
+        "transfer scalar", "one target as a string", "bare-list branch", "mapping branch",
+        "prompt string", "prompt step", "string in a prompt list", "int menu key",
+        "machine_detection true", "tagged step",
+    } - found) == []
 
 
 def _has_int_key(node: Any) -> bool:
