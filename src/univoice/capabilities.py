@@ -105,6 +105,11 @@ def features_of(flow: Flow) -> dict[Feature, list[str]]:
 
     if flow.record:
         use(Feature.FLOW_RECORD, "record")
+    # Flow-level say defaults count as the say options they set.
+    if flow.voice:
+        use(Feature.SAY_VOICE, "voice")
+    if flow.gender:
+        use(Feature.SAY_GENDER, "gender")
     if flow.machine_detection is not None:
         use(Feature.FLOW_MACHINE_DETECTION, "machine_detection")
         if flow.machine_detection.on_machine:
@@ -138,19 +143,22 @@ def _step(step: Step, path: str, use: _Use, *, in_menu: bool) -> None:
         use(Feature.PLAY, here)
         if step.loop > 1:
             use(Feature.PLAY_LOOP, here)
+    elif step.kind == "pause":
+        use(Feature.PAUSE, here)
     elif step.kind == "gather":
-        for i, prompt in enumerate(step.prompt):
-            _step(prompt, join(here, "prompt", i), use, in_menu=in_menu)
+        # This step's own features first, then its branches: paths stay in document order.
         if step.options is not None:
             use(Feature.GATHER_NESTED_MENU if in_menu else Feature.GATHER_MENU, here)
-            for digits, branch in step.options.items():
-                _branch(branch, join(here, "options", digits), use, in_menu=True)
         else:
             use(Feature.GATHER_FREE_INPUT, here)
         if step.retries:
             use(Feature.GATHER_RETRIES, here)
         if step.finish_on_key:
             use(Feature.GATHER_FINISH_KEY, here)
+        for i, prompt in enumerate(step.prompt):
+            _step(prompt, join(here, "prompt", i), use, in_menu=in_menu)
+        for digits, branch in (step.options or {}).items():
+            _branch(branch, join(here, "options", digits), use, in_menu=True)
         _branch(step.no_input, join(here, "no_input"), use, in_menu=True)
         _branch(step.invalid, join(here, "invalid"), use, in_menu=True)
     elif step.kind == "record":
@@ -188,5 +196,5 @@ def _step(step: Step, path: str, use: _Use, *, in_menu: bool) -> None:
         use(Feature.REDIRECT, here)
         if step.method == "GET":
             use(Feature.REDIRECT_GET, here)
-    else:
+    elif step.kind == "hangup":
         use(Feature.HANGUP, here)

@@ -41,11 +41,16 @@ def test_third_party_plugin_can_be_selected(tmp_path: Path) -> None:
 
 
 def test_unsupported_feature_names_step_provider_and_alternatives() -> None:
-    r = run("flow", "render", str(EXAMPLES / "support_ivr.yaml"), "--provider", "echo")
+    r = run("flow", "render", str(EXAMPLES / "conference_bridge.yaml"), "--provider", "echo")
     assert r.returncode == 1
     assert r.stderr.strip() == (
         "error: provider 'echo' does not support gather.menu (at steps[1].gather): "
         "echo cannot hear keys; supported by: simulator")
+    # Flow-level options come first: the support line's default voice gender.
+    r = run("flow", "render", str(EXAMPLES / "support_ivr.yaml"), "--provider", "echo")
+    assert r.stderr.strip() == (
+        "error: provider 'echo' does not support say.gender (at gender); "
+        "supported by: simulator")
 
 
 def test_plugin_registered_in_process() -> None:

@@ -116,11 +116,6 @@ def test_every_feature_has_a_case() -> None:
     assert ALL_FEATURES - covered == {F.PAUSE}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "capabilities._step has no branch for 'pause': it falls through to the final else and "
-    "is reported as Feature.HANGUP, so a provider without HANGUP is told a pause is "
-    "missing and PAUSE is never reported; fix: add `elif step.kind == 'pause': "
-    "use(Feature.PAUSE, here)` and make the last branch `elif step.kind == 'hangup'`"))
 def test_pause_is_reported_as_pause() -> None:
     assert used({"pause": 1}, {"gather": {"variable": "x", "prompt": {"pause": 2}}}) == {
         F.PAUSE: ["steps[0].pause", "steps[1].gather.prompt[0].pause"],
@@ -128,10 +123,6 @@ def test_pause_is_reported_as_pause() -> None:
     }
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "features_of promises paths in document order, but a gather records GATHER_RETRIES and "
-    "GATHER_FINISH_KEY after walking its options, so an inner menu's path comes before "
-    "the outer one's; fix: record retries/finish_on_key before walking the branches"))
 def test_paths_are_in_document_order() -> None:
     inner = {"gather": {"options": {"1": []}, "retries": 1, "finish_on_key": "#"}}
     found = used({"gather": {"options": {"1": [inner]}, "retries": 2, "finish_on_key": "*"}})
@@ -140,12 +131,6 @@ def test_paths_are_in_document_order() -> None:
     assert found[F.GATHER_FINISH_KEY] == [outer, nested]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a flow-level voice or gender is the default of every say step, but features_of only "
-    "looks at the say steps' own fields, so Capabilities.missing does not report say.voice "
-    "/ say.gender for `voice: Polly.Joanna` at the top of a flow; fix: report them at path "
-    "'voice' / 'gender' when the flow has a say step (as flow.record is reported at "
-    "'record')"))
 def test_flow_level_voice_and_gender_count() -> None:
     found = used({"say": "Hi"}, voice="Polly.Joanna", gender="female")
     assert found[F.SAY_VOICE] == ["voice"]
@@ -220,16 +205,15 @@ def _paths(flow: Flow) -> set[str]:
 def test_features_name_real_steps(flow: Flow) -> None:
     found = features_of(flow)
     assert set(found) <= ALL_FEATURES
-    paths = _paths(flow)
+    paths = _paths(flow) | {"voice", "gender"}  # flow-level say defaults are features too
     for feature, where in found.items():
         assert where, feature
         assert set(where) <= paths, feature
-        if feature not in (F.GATHER_RETRIES, F.GATHER_FINISH_KEY):  # see the xfail above
-            assert where == sorted(where, key=list(_document_order(flow)).index), feature
+        assert where == sorted(where, key=list(_document_order(flow)).index), feature
 
 
 def _document_order(flow: Flow) -> list[str]:
-    order = ["record", "machine_detection"]
+    order = ["record", "voice", "gender", "machine_detection"]
     for path, step in flow.walk():
         here = f"{path}.{step.kind}"
         order.append(here)

@@ -198,7 +198,10 @@ def test_documents_with_steps(doc: dict[str, Any]) -> None:
 @given(mutated_documents())
 def test_mutated_valid_documents(doc: dict[str, Any]) -> None:
     result = outcome(lambda: Flow.from_dict(doc))
-    assert outcome(lambda: Flow.from_yaml(dump_yaml(doc))) == result
+    from_yaml = outcome(lambda: Flow.from_yaml(dump_yaml(doc)))
+    # YAML refuses absurd nesting before building anything (libyaml recurses in C).
+    if from_yaml != [("", "document nests deeper than 200 levels")]:
+        assert from_yaml == result
     outcome(lambda: Flow.from_json(json.dumps(doc)))
 
 
@@ -281,11 +284,6 @@ YAML_CONSTRUCTOR_ESCAPES = [  # (document, what escapes)
 ]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "documents.parse_yaml catches only yaml.YAMLError and RecursionError, but PyYAML's "
-    "constructors raise ValueError / KeyError / AttributeError for some scalars (a bad "
-    "date, `0b_`, a bad `!!int`, ...); fix: also catch those (ValueError, TypeError, "
-    "KeyError, AttributeError, OverflowError) around yaml.load and report 'invalid YAML'"))
 @pytest.mark.parametrize(("text", "escape"), YAML_CONSTRUCTOR_ESCAPES,
                          ids=[e for _, e in YAML_CONSTRUCTOR_ESCAPES])
 def test_yaml_constructor_errors_are_flow_errors(text: str, escape: str) -> None:
@@ -297,12 +295,6 @@ def test_the_known_escapes_are_what_the_fuzz_tests_leave_out() -> None:
         assert _hits_known_yaml_bug(text), text
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a YAML document nested ~30000 levels deep crashes the interpreter (SIGSEGV): "
-    "libyaml's composer (yaml.CSafeLoader, used by documents._StrictLoader) recurses in C, "
-    "where Python's recursion limit does not apply; fix: reject deep documents before "
-    "composing, e.g. count nesting over yaml.parse(text, Loader=CSafeLoader) events (not "
-    "recursive) and stop at a few hundred levels, or use the pure-Python SafeLoader"))
 def test_very_deep_yaml_does_not_crash_the_interpreter() -> None:
     code = ("from univoice.flow import Flow\n"
             "from univoice.errors import FlowValidationError\n"
@@ -325,13 +317,6 @@ LONE_SURROGATES: list[tuple[Callable[[], Flow], str]] = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a string with a lone surrogate (legal in JSON text as \\ud800, and what json.loads "
-    "makes of such bytes) in a value that a custom error message quotes ('{value}') makes "
-    "pydantic-core fail to render the message: exc.errors() in "
-    "paths.issues_from_pydantic raises UnicodeEncodeError; fix: put a printable form in "
-    "the PydanticCustomError contexts (value.encode('utf-8', 'backslashreplace').decode()) "
-    "or reject lone surrogates in Flow.from_dict before validating"))
 @pytest.mark.parametrize("load", [load for load, _ in LONE_SURROGATES],
                          ids=[name for _, name in LONE_SURROGATES])
 def test_lone_surrogates_are_flow_errors(load: Callable[[], Flow]) -> None:

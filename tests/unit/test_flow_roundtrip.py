@@ -6,7 +6,6 @@ valid flows, respect their bounds and reach every feature.
 
 from __future__ import annotations
 
-import copy
 import importlib
 import importlib.util
 import json
@@ -142,32 +141,16 @@ def _replay(steps: Sequence[Step], builder: FlowBuilder) -> FlowBuilder:
     return builder
 
 
-def _buildable(node: Any) -> Any:
-    """The document without ``finish_on_key: null`` on records, which the builder cannot
-    write (see test_flow_steps.py::test_builder_can_record_without_a_finish_key)."""
-    if isinstance(node, dict):
-        out = {k: _buildable(v) for k, v in node.items()}
-        if isinstance(out.get("record"), dict) and out["record"].get("finish_on_key", 1) is None:
-            body = {k: v for k, v in out["record"].items() if k != "finish_on_key"}
-            return {"record": body} if body else "record"
-        return out
-    if isinstance(node, list):
-        return [_buildable(v) for v in node]
-    return node
-
-
 @settings(deadline=None, max_examples=100)
 @given(flows())
 def test_the_builder_writes_every_flow(flow: Flow) -> None:
     options: dict[str, Any] = {k: getattr(flow, k) for k in (
         "name", "description", "language", "gender", "voice", "record", "machine_detection")}
     if flow.machine_detection and flow.machine_detection.on_machine:
-        # .steps(): a builder is not taken here (test_flow_steps.py::
-        # test_builder_takes_a_builder_for_on_machine)
         on_machine = _replay(flow.machine_detection.on_machine.steps, Flow.builder())
-        options["machine_detection"] = {"on_machine": on_machine.steps()}
+        options["machine_detection"] = {"on_machine": on_machine}
     built = _replay(flow.steps, Flow.builder(**options)).build()
-    assert built.to_dict() == _buildable(flow.to_dict())
+    assert built == flow
 
 
 IVR_YAML = """\
@@ -274,54 +257,17 @@ def test_json_schema_structure() -> None:
     assert schema["$defs"]["Transfer"]["properties"]["targets"]["maxItems"] == 10
 
 
-def _repaired_schema() -> dict[str, Any]:
-    """The schema with the two bugs the xfail tests below show worked around, so that the
-    rest of it can still be checked against every generated document."""
-    schema = copy.deepcopy(Flow.json_schema())
-    defs = schema["$defs"]
-    for union in _step_unions(schema):
-        if not union:  # Gather.prompt: the prompt kinds
-            union.extend({"type": "object", "additionalProperties": False,
-                          "required": [kind], "properties": {kind: {"$ref": f"#/$defs/{ref}"}}}
-                         for kind, ref in (("say", "Say"), ("play", "Play"),
-                                           ("pause", "Pause")))
-        kinds = [next(iter(o["required"])) for o in union if "required" in o]
-        for kind in kinds:  # a step with no required field is written bare
-            ref = union[kinds.index(kind)]["properties"][kind]["$ref"].rsplit("/", 1)[1]
-            if not defs[ref].get("required") and {"const": kind} not in union:
-                union.append({"const": kind})
-    return schema
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "documents.editor_schema: `{'oneOf': [...] + [{'const': 'hangup'}] if 'hangup' in "
-    "mapping else []}` parses as `([...] + [...]) if ... else []`, so the prompt union "
-    "(no hangup) becomes `oneOf: []`, which JSON Schema forbids (and which matches "
-    "nothing); fix: parenthesise `([{'const': 'hangup'}] if ... else [])`"))
 def test_json_schema_is_valid_json_schema() -> None:
     jsonschema = pytest.importorskip("jsonschema")
     jsonschema.Draft202012Validator.check_schema(Flow.json_schema())
 
 
-def test_repaired_json_schema_is_valid_json_schema() -> None:
-    jsonschema = pytest.importorskip("jsonschema")
-    jsonschema.Draft202012Validator.check_schema(_repaired_schema())
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "Record has no required field, so to_dict() writes Record() as the bare string "
-    "'record' (steps._untag), but editor_schema only allows the bare string 'hangup'; "
-    "fix: add a const for every step kind without required fields"))
 def test_json_schema_accepts_a_bare_record() -> None:
     jsonschema = pytest.importorskip("jsonschema")
-    schema = Flow.json_schema()
-    for union in _step_unions(schema):  # leave the prompt bug out of this test
-        if not union:
-            union.append({"type": "object"})
-    jsonschema.validate(Flow(steps=[Record()]).to_dict(), schema)
+    jsonschema.validate(Flow(steps=[Record()]).to_dict(), Flow.json_schema())
 
 
-_REPAIRED = _repaired_schema()
+_SCHEMA = Flow.json_schema()
 
 
 @pytest.mark.skipif(importlib.util.find_spec("jsonschema") is None,
@@ -330,22 +276,19 @@ _REPAIRED = _repaired_schema()
 @given(flows())
 def test_every_document_validates_against_the_schema(flow: Flow) -> None:
     jsonschema = importlib.import_module("jsonschema")
-    errors = list(jsonschema.Draft202012Validator(_REPAIRED).iter_errors(flow.to_dict()))
+    errors = list(jsonschema.Draft202012Validator(_SCHEMA).iter_errors(flow.to_dict()))
     assert errors == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the editor schema only describes the long form; the shorthands the examples use "
-    "(`- say: Hello`, bare branch lists, `prompt: text`, `transfer: '+31...'`, integer menu "
-    "keys in YAML) are flagged by editors as errors; fix: add the shorthand forms to the "
-    "unions in editor_schema"))
 def test_json_schema_accepts_the_examples_as_written() -> None:
+    """Shorthands as the examples write them: `- say: Hello`, bare branch lists,
+    `prompt: text`, `transfer: '+31...'` (integer menu keys are YAML's, not JSON's)."""
     jsonschema = pytest.importorskip("jsonschema")
     from univoice.flow.documents import parse_yaml
 
     doc = parse_yaml(IVR_YAML)
     Flow.from_dict(doc)  # valid
-    jsonschema.validate(json.loads(json.dumps(doc)), _REPAIRED)
+    jsonschema.validate(json.loads(json.dumps(doc)), _SCHEMA)
 
 
 # ---------------------------------------------------------------------------------------
@@ -482,7 +425,7 @@ def test_flows_reach_every_kind_feature_and_option() -> None:
     kinds: set[str] = set()
     features: set[Feature] = set()
     options: set[str] = set()
-    for flow in _sample(flows(), 500):
+    for flow in _sample(flows(), 1200):  # enough that rare options show whatever ran before
         kinds.update(step.kind for _, step in flow.walk())
         features.update(features_of(flow))
         options.update(_options(flow))

@@ -394,28 +394,16 @@ def test_flows_without_menus_are_hashable() -> None:
     assert hash(flow) == hash(Flow.from_dict(flow.to_dict()))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Gather.options is a types.MappingProxyType, which is not hashable, so hash() of a "
-    "frozen flow fails as soon as it has a menu (e.g. functools.cache on a compile "
-    "function); fix: a hashable read-only mapping (a Mapping subclass with "
-    "__hash__ = hash(frozenset(items))) in steps.Menu"))
 def test_flows_with_menus_are_hashable() -> None:
     flow = Flow(steps=[Gather(options={"1": Branch()})])
     assert hash(flow) == hash(Flow.from_dict(flow.to_dict()))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "FlowBuilder._add drops every None argument, so record(finish_on_key=None) cannot "
-    "turn off the default '#' that Record(finish_on_key=None) can"))
 def test_builder_can_record_without_a_finish_key() -> None:
     assert Flow.builder().record(finish_on_key=None).build().steps == (
         Record(finish_on_key=None),)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "FlowBuilder(**options) hands flow-level options to Flow.from_dict as given, so a "
-    "builder for machine_detection.on_machine (a branch, like the ones step methods take "
-    "as builders) is rejected; fix: apply builder._plain to the options in build()"))
 def test_builder_takes_a_builder_for_on_machine() -> None:
     built = (Flow.builder(machine_detection={"on_machine": Flow.builder().say("Call back")})
              .hangup().build())

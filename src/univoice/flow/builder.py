@@ -19,13 +19,25 @@ if TYPE_CHECKING:
 
     from univoice.flow.model import Flow
 
+class _Unset:
+    """Marks an argument not given, where None means something (no finish key)."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+UNSET_NONE: Any = _Unset()  # an explicit None, carried past the filter of unset arguments
+
+
 class FlowBuilder:
     def __init__(self, **options: Any) -> None:
-        self._options = options
+        self._options = {k: _plain(v) for k, v in options.items()}
         self._steps: list[dict[str, Any]] = []
 
     def _add(self, kind: str, **fields: Any) -> Self:
-        body = {k: _plain(v) for k, v in fields.items() if v is not None}
+        body = {k: None if v is UNSET_NONE else _plain(v) for k, v in fields.items()
+                if v is not None and v is not UNSET}
         self._steps.append({"kind": kind, **body})
         return self
 
@@ -59,10 +71,12 @@ class FlowBuilder:
                          no_input=no_input, retries=retries)
 
     def record(self, *, max_length: float | None = None, silence_timeout: float | None = None,
-               finish_on_key: str | None = None, beep: bool | None = None,
+               finish_on_key: str | None = UNSET, beep: bool | None = None,
                transcribe: bool | None = None, transcribe_language: str | None = None) -> Self:
+        """``finish_on_key=None`` records without a finish key (the default is '#')."""
         return self._add("record", max_length=max_length, silence_timeout=silence_timeout,
-                         finish_on_key=finish_on_key, beep=beep, transcribe=transcribe,
+                         finish_on_key=UNSET_NONE if finish_on_key is None else finish_on_key,
+                         beep=beep, transcribe=transcribe,
                          transcribe_language=transcribe_language)
 
     def transfer(self, *targets: str, caller_id: str | None = None,
@@ -102,6 +116,8 @@ def _plain(value: Any) -> Any:
         return value.steps()
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
     return value
 
 

@@ -57,8 +57,31 @@ def read_source(source: str | Path, suffixes: tuple[str, ...]) -> tuple[str, str
                                   source=str(path)) from None
 
 
+MAX_NESTING = 200  # far deeper than any flow (branches nest 8 deep), far below a crash
+# Below this size a document cannot nest deep enough to matter; above it, count first.
+_CHECK_NESTING_ABOVE = 2 * MAX_NESTING
+
+
+def _nesting_ok(text: str) -> bool:
+    """Count nesting from parser events (no recursion): libyaml's loader recurses in C
+    and crashes the interpreter on absurdly deep documents."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_StrictLoader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_NESTING:
+                return False
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+    return True
+
+
 def parse_yaml(text: str, source: str | None = None) -> Any:
     try:
+        if len(text) > _CHECK_NESTING_ABOVE and not _nesting_ok(text):
+            raise FlowValidationError(
+                [FlowIssue("", f"document nests deeper than {MAX_NESTING} levels")],
+                source=source)
         return yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
@@ -74,6 +97,10 @@ def parse_yaml(text: str, source: str | None = None) -> Any:
                                   source=source) from None
     except RecursionError:
         raise FlowValidationError([FlowIssue("", "document nests too deeply")],
+                                  source=source) from None
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+        # PyYAML's constructors fail this way on values like `0x_` or `!!int abc`.
+        raise FlowValidationError([FlowIssue("document", f"invalid YAML value: {exc}")],
                                   source=source) from None
 
 
@@ -109,35 +136,63 @@ def dump_json(data: Any, indent: int | None = 2) -> str:
     return json.dumps(data, indent=indent, ensure_ascii=False)
 
 
-def editor_schema(schema: dict[str, Any]) -> dict[str, Any]:
+def editor_schema(schema: dict[str, Any], shorthands: dict[str, str],
+                  bare: frozenset[str]) -> dict[str, Any]:
     """Rewrite pydantic's schema of the model into the schema of the written document.
 
     The model holds steps tagged by a ``kind`` field; documents write them externally
-    tagged (``{say: {...}}``). Each tagged union becomes a ``oneOf`` of one-key objects.
+    tagged (``{say: {...}}``), with shorthands: ``say: text`` fills the field named in
+    ``shorthands``, a kind in ``bare`` may stand alone (``- hangup``), a branch may be a
+    bare list of steps and a prompt a single string.
     """
     defs: dict[str, Any] = schema.get("$defs", {})
+
+    def step_union(mapping: dict[str, str]) -> dict[str, Any]:
+        alternatives: list[dict[str, Any]] = []
+        for tag, ref in mapping.items():
+            body: dict[str, Any] = {"$ref": ref}
+            field = shorthands.get(tag)
+            if field is not None:
+                short = defs[ref.rsplit("/", 1)[-1]]["properties"][field]
+                body = {"anyOf": [body, _scalar(short)]}
+            if tag in bare:
+                body = {"anyOf": [body, {"type": "null"}]}
+            alternatives.append({"type": "object", "additionalProperties": False,
+                                 "required": [tag], "properties": {tag: body}})
+        alternatives += [{"const": tag} for tag in mapping if tag in bare]
+        return {"oneOf": alternatives}
 
     def rewrite(node: Any) -> Any:
         if isinstance(node, dict):
             disc = node.get("discriminator")
             if disc and disc.get("propertyName") == "kind":
-                # A step with no required field may also be written bare (`- hangup`).
-                return {"oneOf": [
-                    {"type": "object", "additionalProperties": False, "required": [tag],
-                     "properties": {tag: {"$ref": ref}}}
-                    for tag, ref in disc["mapping"].items()
-                ] + [{"const": "hangup"}] if "hangup" in disc["mapping"] else []}
+                return step_union(disc["mapping"])
             return {k: rewrite(v) for k, v in node.items()}
         if isinstance(node, list):
             return [rewrite(v) for v in node]
         return node
 
     out: dict[str, Any] = rewrite(schema)
-    for definition in out.get("$defs", defs).values():
+    for name, definition in out.get("$defs", {}).items():
         props = definition.get("properties", {})
         if "kind" in props:
             del props["kind"]
             if "kind" in definition.get("required", []):
                 definition["required"].remove("kind")
+        if name == "Branch":  # a branch may be written as its bare list of steps
+            out["$defs"][name] = {"anyOf": [definition, props["steps"]]}
+        if name == "Gather":  # a prompt may be one string or one step
+            prompt = props["prompt"]
+            step = prompt["items"]
+            prompt["items"] = {"anyOf": [step, {"type": "string"}]}  # a string is said
+            props["prompt"] = {"anyOf": [prompt, {"type": "string"}, step]}
     out["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return out
+
+
+def _scalar(field: dict[str, Any]) -> dict[str, Any]:
+    """The scalar a shorthand may use for ``field`` (a list field takes one item)."""
+    if field.get("type") == "array":
+        items: dict[str, Any] = field["items"]
+        return items
+    return {k: v for k, v in field.items() if k not in ("default", "title")}

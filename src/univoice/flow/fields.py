@@ -29,12 +29,18 @@ MAX_DEPTH = 8  # nested branches below the top level
 Gender = Literal["female", "male"]
 HttpMethod = Literal["GET", "POST"]
 
-_E164 = re.compile(r"\+[1-9]\d{1,14}")
+_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 _SIP = re.compile(r"sips?:[^@\s]+@[A-Za-z0-9.\-\[\]:]+(;[^\s]*)?")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 _KEYS = re.compile(r"[0-9*#]+")
 _DTMF = re.compile(r"[0-9*#wW]+")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def shown(value: str) -> str:
+    """A value as it may appear in a message: lone surrogates escaped (they cannot be
+    encoded, and an error message about them must not itself fail)."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _e164(value: str) -> str:
@@ -43,7 +49,7 @@ def _e164(value: str) -> str:
             "e164",
             "'{value}' is not an E.164 number (expected '+', a country code and at most 15 "
             "digits in all)",
-            {"value": value},
+            {"value": shown(value)},
         )
     import phonenumbers  # lazy: its metadata costs import time nobody else needs
 
@@ -53,7 +59,7 @@ def _e164(value: str) -> str:
         parsed = None
     if parsed is None or not phonenumbers.is_valid_number(parsed):
         raise PydanticCustomError(
-            "e164", "'{value}' is not a valid phone number in E.164 form", {"value": value}
+            "e164", "'{value}' is not a valid phone number in E.164 form", {"value": shown(value)}
         )
     return value
 
@@ -62,7 +68,8 @@ def _target(value: str) -> str:
     if value.startswith(("sip:", "sips:")):
         if not _SIP.fullmatch(value):
             raise PydanticCustomError(
-                "sip_uri", "'{value}' is not a SIP URI (expected sip:user@host)", {"value": value}
+                "sip_uri", "'{value}' is not a SIP URI (expected sip:user@host)",
+                {"value": shown(value)}
             )
         return value
     return _e164(value)
@@ -72,7 +79,7 @@ def _http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise PydanticCustomError(
-            "http_url", "'{value}' is not an http(s) URL with a host", {"value": value}
+            "http_url", "'{value}' is not an http(s) URL with a host", {"value": shown(value)}
         )
     return value
 
@@ -86,7 +93,7 @@ def _not_blank(value: str) -> str:
 def _language(value: str) -> str:
     if not _LANGUAGE.fullmatch(value):
         raise PydanticCustomError(
-            "language", "'{value}' is not a language tag such as 'en-US'", {"value": value}
+            "language", "'{value}' is not a language tag such as 'en-US'", {"value": shown(value)}
         )
     return value
 
@@ -94,7 +101,7 @@ def _language(value: str) -> str:
 def _pattern(regex: re.Pattern[str], code: str, expected: str) -> Callable[[str], str]:
     def check(value: str) -> str:
         if not regex.fullmatch(value):
-            raise PydanticCustomError(code, "'{value}' " + expected, {"value": value})
+            raise PydanticCustomError(code, "'{value}' " + expected, {"value": shown(value)})
         return value
 
     return check

@@ -128,7 +128,11 @@ class Flow(FlowModel):
     @classmethod
     def json_schema(cls) -> dict[str, Any]:
         """JSON Schema of flow documents, for editor completion of YAML flows."""
-        return documents.editor_schema(cls.model_json_schema())
+        from univoice.flow.steps import SHORTHAND, STEP_TYPES
+
+        bare = frozenset(kind for kind, model in STEP_TYPES.items()
+                         if not any(f.is_required() for f in model.model_fields.values()))
+        return documents.editor_schema(cls.model_json_schema(), SHORTHAND, bare)
 
     @staticmethod
     def builder(**options: Any) -> FlowBuilder:

@@ -8,7 +8,7 @@ each field on its own.
 
 from __future__ import annotations
 
-from types import MappingProxyType
+from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -45,6 +45,7 @@ from univoice.flow.fields import (
     Target,
     Text,
     VariableName,
+    shown,
 )
 from univoice.validated import Validated
 
@@ -132,7 +133,7 @@ class Gather(FlowModel):
                 raise PydanticCustomError("menu_key", "menu keys must be digit strings like '1'")
             if text in keys:
                 raise PydanticCustomError(
-                    "duplicate_key", "digit '{key}' appears twice in the menu", {"key": text}
+                    "duplicate_key", "digit '{key}' appears twice in the menu", {"key": shown(text)}
                 )
             keys[text] = branch
         return keys
@@ -223,7 +224,7 @@ STEP_TYPES: dict[str, type[FlowModel]] = {
 }
 PROMPT_KINDS = ("say", "play", "pause")
 # The field a scalar shorthand fills: `- say: Hello` is `- say: {text: Hello}`.
-_SHORTHAND = {
+SHORTHAND = {
     "say": "text", "play": "url", "pause": "seconds", "transfer": "targets",
     "conference": "name", "send_digits": "digits", "redirect": "url",
 }
@@ -235,11 +236,11 @@ def _tag(kinds: tuple[str, ...]) -> Any:
         if isinstance(value, BaseModel) or (isinstance(value, dict) and "kind" in value):
             return value
         if isinstance(value, str):
-            if value in kinds and value not in _SHORTHAND:
+            if value in kinds and value not in SHORTHAND:
                 return {"kind": value}
             if value in kinds:
                 raise PydanticCustomError("step_body", "step '{kind}' needs a value",
-                                          {"kind": value})
+                                          {"kind": shown(value)})
             raise _unknown_kind(value, kinds)
         if not isinstance(value, dict) or len(value) != 1:
             raise PydanticCustomError(
@@ -258,8 +259,8 @@ def _tag(kinds: tuple[str, ...]) -> Any:
                     "step_body", "'kind' is not a field: a step's kind is its key ('{kind}')",
                     {"kind": kind})
             return {"kind": kind, **body}
-        if kind in _SHORTHAND:
-            return {"kind": kind, _SHORTHAND[kind]: body}
+        if kind in SHORTHAND:
+            return {"kind": kind, SHORTHAND[kind]: body}
         raise PydanticCustomError("step_body", "step '{kind}' takes a mapping of options",
                                   {"kind": kind})
 
@@ -269,7 +270,7 @@ def _tag(kinds: tuple[str, ...]) -> Any:
 def _unknown_kind(kind: str, kinds: tuple[str, ...]) -> PydanticCustomError:
     return PydanticCustomError(
         "unknown_step", "unknown step kind '{kind}'; expected one of: {kinds}",
-        {"kind": kind, "kinds": ", ".join(kinds)},
+        {"kind": shown(kind), "kinds": ", ".join(kinds)},
     )
 
 
@@ -295,11 +296,37 @@ PromptStep = Annotated[
 ]
 
 
-# A menu's branches, read-only like the rest of a frozen flow; written out as a mapping.
+class FrozenMenu(Mapping[str, "Branch"]):
+    """A menu's branches: read-only and hashable, like the rest of a frozen flow."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, Branch]) -> None:
+        self._items = dict(items)
+
+    def __getitem__(self, key: str) -> Branch:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._items.items()))
+
+    def __eq__(self, other: object) -> bool:
+        return dict(self._items) == dict(other) if isinstance(other, Mapping) else False
+
+    def __repr__(self) -> str:
+        return f"FrozenMenu({self._items!r})"
+
+
 Menu = Annotated[
     dict[Keys, "Branch"],
-    AfterValidator(MappingProxyType),
-    WrapSerializer(lambda value, handler: handler(dict(value))),
+    AfterValidator(FrozenMenu),
+    WrapSerializer(lambda value, handler: handler(dict(value))),  # written as a mapping
 ]
 
 
