@@ -28,35 +28,23 @@ FORBIDDEN_AT_IMPORT = ("lxml", "httpx", "univoice_bandwidth", "univoice_messageb
 
 
 def nested_flow(total: int = STEPS) -> dict[str, Any]:
-    """A realistic IVR shape: menus three deep, each branch saying, pausing, transferring."""
-    count = 0
+    """A realistic IVR shape: two menus three deep (91 steps each: every branch says,
+    pauses and goes one menu deeper), then announcements up to ``total`` steps."""
+    said = 0
 
-    def leaf_steps(n: int) -> list[Any]:
-        nonlocal count
-        out: list[Any] = []
-        for i in range(n):
-            count += 1
-            out.append({"say": {"text": f"Announcement number {count}, please hold on."}}
-                       if i % 3 else {"pause": {"seconds": 0.5}})
-        return out
+    def say() -> dict[str, Any]:
+        nonlocal said
+        said += 1
+        return {"say": {"text": f"Announcement number {said}, please hold on."}}
 
     def menu(depth: int) -> dict[str, Any]:
-        nonlocal count
-        count += 1
-        options: dict[str, Any] = {}
-        for digit in "123":
-            branch = leaf_steps(4)
-            if depth < 3:
-                branch.append(menu(depth + 1))
-            options[digit] = branch
-        return {"gather": {"prompt": "Press 1, 2 or 3.", "options": options, "retries": 1,
-                           "no_input": leaf_steps(1)}}
+        options = {digit: [say(), {"pause": {"seconds": 0.5}}]
+                   + ([menu(depth + 1)] if depth < 3 else []) for digit in "123"}
+        return {"gather": {"prompt": "Press 1, 2 or 3.", "options": options, "retries": 1}}
 
-    steps: list[Any] = []
-    while count < total:
-        steps.append(menu(1) if len(steps) % 2 else leaf_steps(1)[0])
-    steps.append("hangup")
-    return {"name": "bench", "language": "en-US", "steps": steps}
+    steps: list[Any] = [menu(1), menu(1)]
+    steps += [say() for _ in range(total - 2 * 91 - 1)]
+    return {"name": "bench", "language": "en-US", "steps": [*steps, "hangup"]}
 
 
 def median_ms(fn: Callable[[], object], repeat: int = 50) -> float:

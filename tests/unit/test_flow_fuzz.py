@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 from univoice.errors import FlowValidationError
 from univoice.flow import STEP_TYPES, Flow, MachineDetection
-from univoice.flow.documents import _StrictLoader, dump_yaml
+from univoice.flow.documents import dump_yaml
+from univoice.flow.yamldoc import _StrictLoader
 from univoice.testing.flows import PHONE_NUMBERS, flow_documents
 
 FUZZ = settings(deadline=None, max_examples=200)
