@@ -10,11 +10,13 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from univoice.capabilities import Resource
 from univoice.errors import ConfigError, UnsupportedFeature
+from univoice.webhooks.request import WebhookRejected, WebhookRequest
 
 if TYPE_CHECKING:
     import httpx
 
     from univoice.capabilities import Capabilities, Feature
+    from univoice.events import BaseEvent
     from univoice.flow import Flow
     from univoice.models import (
         Call,
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
         UpdateCall,
         UpdateConference,
     )
+    from univoice.webhooks.continuations import Continuations
 
 
 class ProviderSettings(BaseModel):
@@ -225,6 +228,30 @@ class Provider(ABC):
 
     def delete_webhook(self, webhook_id: str) -> Operation[None]:
         raise self.unsupported(Resource.WEBHOOKS)
+
+
+    # Webhooks: verify, parse, answer. Pure functions of the request (no I/O) -----------
+
+    webhook_content_types: ClassVar[tuple[str, ...]] = ("application/json",)
+
+    def verify_webhook(self, request: WebhookRequest) -> None:
+        """Authenticate a callback the provider's way; ``WebhookRejected(401)`` if not."""
+        raise WebhookRejected(404, f"provider '{self.name}' does not take callbacks yet")
+
+    def parse_events(self, request: WebhookRequest) -> list[BaseEvent]:
+        """The neutral events a (verified) callback carries; ``WebhookRejected(400)`` for a
+        malformed one, ``UnknownEvent`` for one of a type no table knows."""
+        raise WebhookRejected(404, f"provider '{self.name}' does not take callbacks yet")
+
+    def respond_to_callback(self, request: WebhookRequest, events: list[BaseEvent],
+                            context: Continuations) -> Document | None:
+        """The document a callback expects back (BXML for a Bandwidth answer), or None."""
+        return None
+
+    def render_continuation(self, flow: Flow, node: str, request: WebhookRequest,
+                            context: Continuations) -> Document:
+        """The next native document of a stored flow at ``node`` (after gathered input)."""
+        raise WebhookRejected(404, f"provider '{self.name}' has no continuation documents")
 
 
 _REQUEST_ID_HEADERS = ("x-request-id", "messagebird-request-id", "x-amzn-requestid")

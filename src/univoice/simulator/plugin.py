@@ -14,9 +14,11 @@ from univoice.provider import Document, Provider, ProviderSettings
 from univoice.simulator.rest import SimulatorOperations, SimulatorSettings
 
 if TYPE_CHECKING:
+    from univoice.events import BaseEvent
     from univoice.flow import Flow
     from univoice.simulator.script import CalleeScript
     from univoice.simulator.trace import Trace
+    from univoice.webhooks.request import WebhookRequest
 
 
 class SimulatorProvider(SimulatorOperations):
@@ -35,6 +37,17 @@ class SimulatorProvider(SimulatorOperations):
         self.check_flow(flow)
         return Document(provider=self.name, media_type="application/json",
                         body=flow.to_json(), native=flow.to_dict())
+
+    def verify_webhook(self, request: WebhookRequest) -> None:
+        from univoice.simulator.callbacks import verify
+
+        secret = self._settings.webhook_secret
+        verify(secret.get_secret_value() if secret else None, request)
+
+    def parse_events(self, request: WebhookRequest) -> list[BaseEvent]:
+        from univoice.simulator.callbacks import parse
+
+        return parse(request)
 
     def simulate(self, flow: Flow, script: CalleeScript | None = None, **options: Any
                  ) -> Trace:

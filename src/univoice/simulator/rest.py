@@ -53,12 +53,14 @@ NAME = "simulator"
 class SimulatorSettings(ProviderSettings):
     """``speed``: virtual seconds per real second (0 = every call has already ended);
     ``callee``: how every callee behaves, ``callees``: per number; ``api_key``: when set,
-    requests must carry it (to exercise authentication and redaction)."""
+    requests must carry it (to exercise authentication and redaction); ``webhook_secret``:
+    callbacks must be signed with it."""
 
     speed: float = Field(0.0, ge=0, le=10_000)
     callee: CalleeScript = Field(default_factory=CalleeScript)
     callees: dict[str, CalleeScript] = Field(default_factory=dict)
     api_key: SecretStr | None = None
+    webhook_secret: SecretStr | None = None  # signs and checks the simulator's callbacks
 
 
 class _Auth(httpx.Auth):

@@ -1,0 +1,220 @@
+"""``VoiceApp``: the one place every provider's callbacks arrive.
+
+For each callback, in this order and nothing before the previous step passed: find the
+provider, bound the body, check its content type, verify it the provider's way (401),
+parse it (400 with a one-line reason), then for each event claim it in the store (a
+redelivery is acknowledged but not handled again, across processes and restarts), run
+the handlers, and record it done or failed (failed events wait for ``events replay``).
+A store that cannot be reached answers 503, so the provider delivers again later.
+
+    voice_app = VoiceApp(public_url="https://voice.example.com", store="sqlite:///v.db")
+
+    @voice_app.on(DigitsGathered)
+    async def chosen(event: DigitsGathered) -> None: ...
+
+    starlette_or_fastapi_app.mount("/", voice_app)     # or: uvicorn module:voice_app
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Any, TypeVar
+
+from anyio import to_thread
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from univoice.errors import ProviderNotFound
+from univoice.events import BaseEvent
+from univoice.provider import Document, Provider
+from univoice.store import FlowStore, StoreUnavailable, open_store
+from univoice.webhooks.continuations import Continuations
+from univoice.webhooks.request import WebhookRejected, WebhookRequest
+
+log = logging.getLogger("univoice.events")
+E = TypeVar("E", bound=BaseEvent)
+Handler = Callable[[Any], Any]
+MAX_BODY = 256 * 1024  # callbacks are small; anything larger is refused (413)
+PREFIX = "/univoice"
+
+
+class VoiceApp:
+    """An ASGI app serving ``/univoice/{provider}/events``, ``/univoice/{provider}/flow/
+    {flow_id}/{node}`` and ``GET /univoice/health``."""
+
+    def __init__(self, *, public_url: str, store: FlowStore | str = "sqlite:///univoice.db",
+                 providers: Iterable[Provider] | None = None, max_body: int = MAX_BODY,
+                 event_ttl: float = 7 * 86400) -> None:
+        self.public_url = public_url.rstrip("/")
+        self.store = open_store(store, ttl=event_ttl) if isinstance(store, str) else store
+        self._providers = {p.name: p for p in providers or ()}
+        self.max_body = max_body
+        self._handlers: list[tuple[tuple[type[BaseEvent], ...], Handler]] = []
+        self._app = Starlette(routes=[
+            Route(f"{PREFIX}/health", self._health, methods=["GET"]),
+            Route(f"{PREFIX}/{{provider}}/events", self._events, methods=["POST"]),
+            Route(f"{PREFIX}/{{provider}}/flow/{{flow_id}}/{{node}}", self._continue,
+                  methods=["GET", "POST"]),
+        ])
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
+
+    # Handlers -----------------------------------------------------------------------
+
+    def on(self, *types: type[E]) -> Callable[[Callable[[E], Any]], Callable[[E], Any]]:
+        """Register a handler (sync or async) for events of ``types`` (all if none)."""
+        wanted: tuple[type[BaseEvent], ...] = types or (BaseEvent,)
+
+        def register(fn: Callable[[E], Any]) -> Callable[[E], Any]:
+            self._handlers.append((wanted, fn))
+            return fn
+
+        return register
+
+    async def dispatch(self, event: BaseEvent) -> None:
+        """Run every matching handler; the first exception propagates (event = failed)."""
+        for wanted, fn in self._handlers:
+            if isinstance(event, wanted):
+                if inspect.iscoroutinefunction(fn):
+                    await fn(event)
+                else:
+                    result = await to_thread.run_sync(fn, event)
+                    if inspect.isawaitable(result):
+                        await result
+
+    # Providers ----------------------------------------------------------------------
+
+    def provider(self, name: str) -> Provider:
+        if name not in self._providers:
+            from univoice.plugins import get_provider
+
+            self._providers[name] = get_provider(name)  # ProviderNotFound if not installed
+        return self._providers[name]
+
+    def continuations(self, provider: str) -> Continuations:
+        return Continuations(self.store, self.public_url, provider, PREFIX)
+
+    # Routes -------------------------------------------------------------------------
+
+    async def _health(self, request: Request) -> Response:
+        try:
+            state = await to_thread.run_sync(self.store.health)
+        except StoreUnavailable as exc:
+            return JSONResponse({"ok": False, "store": str(exc)}, status_code=503)
+        return JSONResponse({"ok": True, "store": state})
+
+    async def _events(self, request: Request) -> Response:
+        try:
+            provider = self.provider(request.path_params["provider"])
+            hook = await self._read(request, provider)
+            provider.verify_webhook(hook)
+            events = provider.parse_events(hook)
+            counts = await self._handle(provider.name, events)
+            document = provider.respond_to_callback(hook, events,
+                                                    self.continuations(provider.name))
+        except WebhookRejected as exc:
+            log.warning("rejected %s callback: %s", request.path_params["provider"], exc)
+            return _refusal(exc.status, exc.reason)
+        except ProviderNotFound as exc:
+            return _refusal(404, str(exc))
+        except StoreUnavailable as exc:
+            log.error("store unavailable: %s", exc)
+            return _refusal(503, "the event store is unavailable; deliver again later")
+        if document is not None:
+            return _document(document)
+        return JSONResponse(counts)
+
+    async def _continue(self, request: Request) -> Response:
+        name = request.path_params["provider"]
+        try:
+            provider = self.provider(name)
+            hook = await self._read(request, provider, body_optional=True)
+            provider.verify_webhook(hook)
+            context = self.continuations(provider.name)
+            flow_id, node = request.path_params["flow_id"], request.path_params["node"]
+            flow = await to_thread.run_sync(context.load_flow, flow_id)
+            if flow is None:
+                return _refusal(404, f"no flow {flow_id!r} (unknown or expired)")
+            document = provider.render_continuation(flow, node, hook, context)
+        except WebhookRejected as exc:
+            return _refusal(exc.status, exc.reason)
+        except ProviderNotFound as exc:
+            return _refusal(404, str(exc))
+        except StoreUnavailable:
+            return _refusal(503, "the flow store is unavailable; try again later")
+        return _document(document)
+
+    async def _read(self, request: Request, provider: Provider, *,
+                    body_optional: bool = False) -> WebhookRequest:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            raise WebhookRejected(413, f"body larger than {self.max_body} bytes")
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > self.max_body:
+                raise WebhookRejected(413, f"body larger than {self.max_body} bytes")
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if body and kind not in provider.webhook_content_types:
+            raise WebhookRejected(415, f"content type {kind or 'none'!r} is not one of "
+                                       f"{', '.join(provider.webhook_content_types)}")
+        if not body and not body_optional:
+            raise WebhookRejected(400, "empty body")
+        query = f"?{request.url.query}" if request.url.query else ""
+        return WebhookRequest(
+            method=request.method, url=f"{self.public_url}{request.url.path}{query}",
+            path=request.url.path, query=dict(request.query_params),
+            headers={k.lower(): v for k, v in request.headers.items()}, body=body)
+
+    async def _handle(self, provider: str, events: list[BaseEvent]) -> dict[str, int]:
+        counts = {"received": len(events), "handled": 0, "duplicates": 0, "failed": 0}
+        for event in events:
+            key = f"{provider}:{event.id}"
+            data = event.model_dump(mode="json", by_alias=True)
+            claimed = await to_thread.run_sync(self.store.claim_event, key, provider, data)
+            if not claimed:
+                counts["duplicates"] += 1
+                log.info("%s %s call=%s id=%s duplicate", provider, event.type, event.call_id,
+                         event.id)
+                continue
+            error: str | None = None
+            try:
+                await self.dispatch(event)
+            except Exception as exc:  # a user's handler: record, keep going
+                error = f"{type(exc).__name__}: {exc}"
+                log.exception("handler failed for %s %s", provider, event.type)
+            await to_thread.run_sync(partial(self.store.finish_event, key, error=error))
+            counts["failed" if error else "handled"] += 1
+            log.info("%s %s call=%s id=%s%s", provider, event.type, event.call_id, event.id,
+                     " FAILED" if error else "")
+        return counts
+
+    async def replay(self, key: str) -> bool:
+        """Hand a failed event to the handlers again; True if they succeeded this time."""
+        from univoice.events import event_from_json
+
+        stored = await to_thread.run_sync(self.store.reclaim_failed, key)
+        if stored is None:
+            return False
+        error: str | None = None
+        try:
+            await self.dispatch(event_from_json(stored.event))
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        await to_thread.run_sync(partial(self.store.finish_event, key, error=error))
+        return error is None
+
+
+def _refusal(status: int, reason: str) -> Response:
+    return JSONResponse({"error": reason}, status_code=status)
+
+
+def _document(document: Document) -> Response:
+    return Response(document.body, media_type=document.media_type)
