@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import typer
 
 from univoice import __version__
-from univoice.cli import config, demo, flows, providers
+from univoice.cli import config, demo, events, flows, providers
 from univoice.cli.output import fail, stderr
 from univoice.errors import UnivoiceError
 
@@ -28,6 +28,8 @@ app = typer.Typer(
 )
 app.add_typer(flows.app, name="flow")
 app.add_typer(config.app, name="config")
+app.add_typer(events.app, name="events")
+app.command("serve")(events.serve)
 app.command("call")(config.call)
 app.command("simulate")(flows.simulate)
 app.command("demo")(demo.demo)

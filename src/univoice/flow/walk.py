@@ -35,3 +35,18 @@ def _steps(steps: Sequence[Step], path: str) -> Iterator[tuple[str, Step]]:
 
 def _branch(branch: Branch, path: str) -> Iterator[tuple[str, Step]]:
     yield from _steps(branch.steps, join(path, "steps"))
+
+
+def branches(flow: Flow) -> Iterator[tuple[str, Branch]]:
+    """Every branch with its path (``steps[1].gather.options['2']``), in document order."""
+    if flow.machine_detection and flow.machine_detection.on_machine:
+        yield "machine_detection.on_machine", flow.machine_detection.on_machine
+    for path, step in walk(flow):
+        if isinstance(step, Gather):
+            for digits, branch in (step.options or {}).items():
+                yield join(path, "gather", "options", digits), branch
+            for name, outcome in (("no_input", step.no_input), ("invalid", step.invalid)):
+                if outcome is not None:
+                    yield join(path, "gather", name), outcome
+        elif isinstance(step, Transfer) and step.no_answer is not None:
+            yield join(path, "transfer", "no_answer"), step.no_answer

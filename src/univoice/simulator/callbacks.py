@@ -103,8 +103,9 @@ def parse(request: WebhookRequest) -> list[BaseEvent]:
     except (TypeError, ValueError):
         raise WebhookRejected(400, f"'at' is not an ISO-8601 time: {payload['at']!r}") from None
     kind = payload["type"]
-    if kind == "initiated":
-        return [CallInitiated(**common, direction=Direction.OUTBOUND,
+    if kind in ("initiated", "inbound"):
+        direction = Direction.INBOUND if kind == "inbound" else Direction.OUTBOUND
+        return [CallInitiated(**common, direction=direction,
                               **{"from": payload.get("from")}, to=payload.get("to"))]
     if kind == "ringing":
         return [CallRinging(**common)]
@@ -145,6 +146,12 @@ def parse(request: WebhookRequest) -> list[BaseEvent]:
         return [CallCompleted(**common, end_reason=end, end_reason_raw=reason,
                               duration=data.get("duration"))]
     return [UnknownEvent(**common, provider_type=kind)]
+
+
+def inbound_payload(call_id: str, from_: str, to: str) -> dict[str, Any]:
+    """What the simulator sends to ask the app how to answer an inbound call."""
+    return {"id": f"{call_id}-inbound", "type": "inbound", "call_id": call_id,
+            "from": from_, "to": to, "at": datetime.now().astimezone().isoformat()}
 
 
 def deliver(trace: Trace, url: str, client: httpx.Client, *, secret: str | None = None,

@@ -12,13 +12,14 @@ from univoice.capabilities import Capabilities, Resource
 from univoice.hooks import hookimpl
 from univoice.provider import Document, Provider, ProviderSettings
 from univoice.simulator.rest import SimulatorOperations, SimulatorSettings
+from univoice.webhooks.request import WebhookRejected, WebhookRequest
 
 if TYPE_CHECKING:
     from univoice.events import BaseEvent
     from univoice.flow import Flow
     from univoice.simulator.script import CalleeScript
     from univoice.simulator.trace import Trace
-    from univoice.webhooks.request import WebhookRequest
+    from univoice.webhooks.continuations import Continuations
 
 
 class SimulatorProvider(SimulatorOperations):
@@ -48,6 +49,36 @@ class SimulatorProvider(SimulatorOperations):
         from univoice.simulator.callbacks import parse
 
         return parse(request)
+
+    def respond_to_callback(self, request: WebhookRequest, events: list[BaseEvent],
+                            context: Continuations) -> Document | None:
+        """An inbound call is answered with the flow configured for the called number."""
+        from univoice.events import CallInitiated
+        from univoice.models import Direction
+
+        for event in events:
+            if isinstance(event, CallInitiated) and event.direction == Direction.INBOUND:
+                flow = context.inbound(event.to)
+                if flow is None:
+                    raise WebhookRejected(404, f"no flow answers calls to {event.to}")
+                return self.compile_flow(flow)
+        return None
+
+    def render_continuation(self, flow: Flow, node: str, request: WebhookRequest,
+                            context: Continuations) -> Document:
+        """``start`` is the whole stored flow; any other node is a branch path, served as
+        a flow of its own that keeps the stored flow's say defaults."""
+        from univoice.flow.walk import branches
+
+        if node == "start":
+            return self.compile_flow(flow)
+        for path, branch in branches(flow):
+            if path == node:
+                rest = flow.model_copy(update={"steps": branch.steps, "machine_detection": None})
+                if not rest.steps:
+                    raise WebhookRejected(404, f"branch {node!r} is empty")
+                return self.compile_flow(rest)
+        raise WebhookRejected(404, f"flow has no branch {node!r}")
 
     def simulate(self, flow: Flow, script: CalleeScript | None = None, **options: Any
                  ) -> Trace:

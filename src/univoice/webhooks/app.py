@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from typing import Any, TypeVar
 
@@ -32,6 +32,7 @@ from starlette.types import Receive, Scope, Send
 
 from univoice.errors import ProviderNotFound
 from univoice.events import BaseEvent
+from univoice.flow import Flow
 from univoice.provider import Document, Provider
 from univoice.store import FlowStore, StoreUnavailable, open_store
 from univoice.webhooks.continuations import Continuations
@@ -50,8 +51,14 @@ class VoiceApp:
 
     def __init__(self, *, public_url: str, store: FlowStore | str = "sqlite:///univoice.db",
                  providers: Iterable[Provider] | None = None, max_body: int = MAX_BODY,
-                 event_ttl: float = 7 * 86400) -> None:
+                 event_ttl: float = 7 * 86400,
+                 inbound: Mapping[str, Flow | Callable[[], Flow]] | None = None,
+                 default_flow: Flow | Callable[[], Flow] | None = None) -> None:
+        """``inbound`` maps a called number to the flow (or a function making it) that
+        answers an inbound call to it; ``default_flow`` answers every other number."""
         self.public_url = public_url.rstrip("/")
+        self._inbound = dict(inbound or {})
+        self._default_flow = default_flow
         self.store = open_store(store, ttl=event_ttl) if isinstance(store, str) else store
         self._providers = {p.name: p for p in providers or ()}
         self.max_body = max_body
@@ -99,7 +106,11 @@ class VoiceApp:
         return self._providers[name]
 
     def continuations(self, provider: str) -> Continuations:
-        return Continuations(self.store, self.public_url, provider, PREFIX)
+        return Continuations(self.store, self.public_url, provider, PREFIX, self.inbound_flow)
+
+    def inbound_flow(self, number: str | None) -> Flow | None:
+        found = self._inbound.get(number or "", self._default_flow)
+        return found() if callable(found) else found
 
     # Routes -------------------------------------------------------------------------
 
@@ -108,7 +119,8 @@ class VoiceApp:
             state = await to_thread.run_sync(self.store.health)
         except StoreUnavailable as exc:
             return JSONResponse({"ok": False, "store": str(exc)}, status_code=503)
-        return JSONResponse({"ok": True, "store": state})
+        ok = bool(state.get("reachable", True))
+        return JSONResponse({"ok": ok, "store": state}, status_code=200 if ok else 503)
 
     async def _events(self, request: Request) -> Response:
         try:

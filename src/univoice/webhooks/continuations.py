@@ -18,12 +18,18 @@ if TYPE_CHECKING:
     from univoice.store import FlowStore
 
 
+InboundFlows = Callable[[str | None], "Flow | None"]
+
+
 @dataclass(frozen=True)
 class Continuations:
     store: FlowStore
     public_url: str  # e.g. https://voice.example.com (no trailing slash)
     provider: str
     prefix: str = "/univoice"
+    # The flow for an inbound call to a number (None: no flow for it).
+    inbound: InboundFlows = lambda number: None
+
 
     def events_url(self) -> str:
         return f"{self.public_url}{self.prefix}/{self.provider}/events"
@@ -43,7 +49,8 @@ class Continuations:
         return None if document is None else Flow.from_dict(document)
 
     def call_state(self, call_id: str) -> dict[str, Any]:
-        return self.store.get_state(self._key(call_id)) or {}
+        state: dict[str, Any] = self.store.get_state(self._key(call_id)) or {}
+        return state
 
     def update_call_state(self, call_id: str, fn: Callable[[dict[str, Any]], dict[str, Any]]
                           ) -> dict[str, Any]:

@@ -1,0 +1,48 @@
+"""The app ``univoice serve`` runs: built from the configuration in each worker process.
+
+uvicorn imports ``create_app`` by name in every worker, so the options travel through
+``UNIVOICE_*`` environment variables (``UNIVOICE_SERVE_FLOW`` for the inbound flow file,
+``UNIVOICE_SERVE_APP`` for a ``module:attribute`` VoiceApp of the user's own).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+from univoice.config import Config
+from univoice.errors import ConfigError
+from univoice.webhooks.app import VoiceApp
+
+
+def create_app() -> VoiceApp:
+    target = os.environ.get("UNIVOICE_SERVE_APP")
+    if target:
+        return load_app(target)
+    config = Config.load()
+    flow_file = os.environ.get("UNIVOICE_SERVE_FLOW")
+    default_flow = None
+    if flow_file:
+        from univoice.flow import Flow
+
+        default_flow = Flow.load(flow_file)
+    public = str(config.public_url or os.environ.get("UNIVOICE_SERVE_URL", "http://127.0.0.1:8000"))
+    return VoiceApp(public_url=public, store=config.flow_store, default_flow=default_flow,
+                    providers=[config.make_provider(name) for name in _configured(config)])
+
+
+def load_app(target: str) -> VoiceApp:
+    """``module:attribute`` naming a VoiceApp (as uvicorn names apps)."""
+    module_name, _, attribute = target.partition(":")
+    try:
+        app = getattr(importlib.import_module(module_name), attribute or "app")
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot load the app {target!r}: {exc}") from None
+    if not isinstance(app, VoiceApp):
+        raise ConfigError(f"{target!r} is a {type(app).__name__}, not a univoice VoiceApp")
+    return app
+
+
+def _configured(config: Config) -> list[str]:
+    # The configured provider with its settings; others are created on demand.
+    return [config.provider]
