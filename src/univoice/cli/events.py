@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from univoice.cli.flows import AsJson
 from univoice.cli.output import emit_json, stderr, stdout
+
+if TYPE_CHECKING:
+    from univoice.store import FlowStore, StoredEvent
 
 app = typer.Typer(help="Inspect, follow and replay webhook events.", no_args_is_help=True)
 StoreUrl = Annotated[str | None, typer.Option(
@@ -83,7 +86,7 @@ def parse(
     emit_json([e.model_dump(mode="json", by_alias=True) for e in events])
 
 
-def _store(url: str | None):  # type: ignore[no-untyped-def]
+def _store(url: str | None) -> FlowStore:
     from univoice.config import Config
     from univoice.store import open_store
 
@@ -107,7 +110,7 @@ def list_events(
         stdout.print(_line(e), markup=False)
 
 
-def _line(e) -> str:  # type: ignore[no-untyped-def]
+def _line(e: StoredEvent) -> str:
     event = e.event
     when = time.strftime("%H:%M:%S", time.localtime(e.updated_at))
     extra = f"  error: {e.error}" if e.error else ""
