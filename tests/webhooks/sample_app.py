@@ -25,7 +25,7 @@ steps:
 
 app = VoiceApp(
     public_url=os.environ.get("SAMPLE_PUBLIC_URL", "http://127.0.0.1:8000"),
-    store=os.environ.get("SAMPLE_STORE", "sqlite:///sample.db"),
+    store=os.environ.get("SAMPLE_STORE", "sqlite://:memory:"),
     providers=[get_provider("simulator", webhook_secret=os.environ.get("SAMPLE_SECRET"))],
     default_flow=IVR,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
@@ -13,7 +13,7 @@ from univoice.cli.flows import AsJson
 from univoice.cli.output import emit_json, stderr, stdout
 
 if TYPE_CHECKING:
-    from univoice.store import FlowStore, StoredEvent
+    from univoice.store import EventStatus, FlowStore, StoredEvent
 
 app = typer.Typer(help="Inspect, follow and replay webhook events.", no_args_is_help=True)
 StoreUrl = Annotated[str | None, typer.Option(
@@ -101,7 +101,10 @@ def list_events(
     as_json: AsJson = False,
 ) -> None:
     """List recorded events (failed ones wait for `univoice events replay`)."""
-    events = _store(store).events(status=status, limit=limit)
+    if status not in (None, "claimed", "done", "failed"):
+        stderr.print("error: --status is one of claimed, done, failed", markup=False)
+        raise typer.Exit(2)
+    events = _store(store).events(status=cast("EventStatus | None", status), limit=limit)
     if as_json:
         emit_json([{"key": e.key, "status": e.status, "attempts": e.attempts,
                     "error": e.error, "event": e.event} for e in events])
