@@ -128,6 +128,9 @@ class _Core:
         from univoice.plugins import registry
 
         self._plugin_hooks = registry().manager.hook
+        # Whether any plugin observes traffic, decided once: looking per request costs.
+        self._plugins_observe = bool(self._plugin_hooks.univoice_request.get_hookimpls()
+                                     or self._plugin_hooks.univoice_response.get_hookimpls())
 
     # Decisions ------------------------------------------------------------------------
 
@@ -273,7 +276,7 @@ class _Core:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %s %s", self.name, request.method,
                       self.redactor.text(str(request.url)))
-        if self.hooks.request or self._plugin_hooks.univoice_request.get_hookimpls():
+        if self.hooks.request or self._plugins_observe:
             shown = self.redacted_request(request)
             for hook in self.hooks.request:
                 hook(shown)
@@ -283,7 +286,7 @@ class _Core:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %s %s -> %s", self.name, request.method,
                       self.redactor.text(str(request.url)), response.status_code)
-        if self.hooks.response or self._plugin_hooks.univoice_response.get_hookimpls():
+        if self.hooks.response or self._plugins_observe:
             shown = self.redacted_request(request)
             # A copy whose .request is the redacted one: the original carries credentials.
             copy = httpx.Response(response.status_code, headers=response.headers,
@@ -376,10 +379,20 @@ class AsyncTransport:
                  sleep: Callable[[float], Any] = asyncio.sleep) -> None:
         self.core = _Core(provider, settings or HttpSettings(), hooks)
         self._owns_client = client is None
+        own_transport = provider.async_http_transport()
         self.client = client or httpx.AsyncClient(
             timeout=self.core.settings.httpx_timeout(), limits=self.core.settings.httpx_limits(),
-            transport=provider.async_http_transport()
-            or default_async_transport(self.core.settings))
+            transport=own_transport or default_async_transport(self.core.settings))
+        # Straight over aiohttp where nothing asks for httpx's client (see aiohttp_sender).
+        self._direct = None
+        if client is None and own_transport is None and (
+                self.core.settings.async_backend == "aiohttp"):
+            try:
+                from univoice.aiohttp_sender import AiohttpSender
+            except ImportError:  # aiohttp missing: httpx's client serves
+                pass
+            else:
+                self._direct = AiohttpSender(self.core.settings)
         self._sleep = sleep
 
     async def run(self, op: Operation[T]) -> T:
@@ -405,8 +418,11 @@ class AsyncTransport:
     async def _send(self, action: _Send) -> httpx.Response | httpx.TransportError:
         self.core.observe_request(action.request)
         try:
-            response = await self.client.send(action.request, auth=self.core.auth,
-                                              stream=action.stream)
+            if self._direct is not None and not action.stream:
+                response = await self._direct.send(action.request, self.core.auth)
+            else:
+                response = await self.client.send(action.request, auth=self.core.auth,
+                                                  stream=action.stream)
         except httpx.TransportError as exc:
             return exc
         if action.stream and response.status_code >= 400:
@@ -415,5 +431,7 @@ class AsyncTransport:
         return response
 
     async def aclose(self) -> None:
+        if self._direct is not None:
+            await self._direct.aclose()
         if self._owns_client:
             await self.client.aclose()
