@@ -6,8 +6,9 @@ building, and never lxml, httpx or a provider) until a feature is used.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from univoice._lazy import lazy
 
 __version__ = "0.1.0"
 
@@ -72,18 +73,7 @@ if TYPE_CHECKING:
     from univoice.transport import Hooks
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'univoice' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
-
+__getattr__, __dir__ = lazy(__name__, _LAZY)
 
 __all__ = [
     "AmbiguousCreate",

@@ -7,8 +7,9 @@ first use, so ``import univoice.simulator`` alone stays cheap.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from univoice._lazy import lazy
 
 _LAZY = {
     "CalleeScript": "univoice.simulator.script",
@@ -27,18 +28,7 @@ if TYPE_CHECKING:
     from univoice.simulator.trace import Trace, TraceEvent, TraceKind
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'univoice.simulator' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
-
+__getattr__, __dir__ = lazy(__name__, _LAZY)
 
 __all__ = [
     "CalleeScript",

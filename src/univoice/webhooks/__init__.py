@@ -6,8 +6,9 @@ FastAPI app. Names load on first use, so adapters can import the request type ch
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from univoice._lazy import lazy
 
 _LAZY = {
     "VoiceApp": "univoice.webhooks.app",
@@ -22,13 +23,6 @@ if TYPE_CHECKING:
     from univoice.webhooks.request import WebhookRejected, WebhookRequest
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'univoice.webhooks' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
+__getattr__, __dir__ = lazy(__name__, _LAZY)
 
 __all__ = ["Continuations", "VoiceApp", "WebhookRejected", "WebhookRequest"]
