@@ -54,7 +54,7 @@ def test_list_and_replay_failed_events(cli: Cli, failed_store: str, tmp_path: Pa
     [listed] = json.loads(r.out)
     assert listed["key"] == "simulator:e-1"
     assert "database down" in listed["error"]
-    r = cli("events", "replay", "--app", "tests.webhooks.sample_app:app", "--all-failed")
+    r = cli("events", "replay", "--app", "tests.webhooks.sample_app:create_app", "--all-failed")
     assert (r.code, r.out.strip()) == (0, "ok: simulator:e-1")
     assert (tmp_path / "handled.log").read_text().split() == ["e-1"]
     r = cli("events", "list", "--status", "failed", "--json", "--store", failed_store)
@@ -62,7 +62,7 @@ def test_list_and_replay_failed_events(cli: Cli, failed_store: str, tmp_path: Pa
 
 
 def test_replay_needs_keys_or_all_failed(cli: Cli, failed_store: str) -> None:
-    assert cli("events", "replay", "--app", "tests.webhooks.sample_app:app").code == 2
+    assert cli("events", "replay", "--app", "tests.webhooks.sample_app:create_app").code == 2
 
 
 def test_tail_shows_new_events(cli: Cli, failed_store: str) -> None:

@@ -1,4 +1,4 @@
-"""A user's webhook app, as `univoice serve --app tests.webhooks.sample_app:app` loads it.
+"""A user's webhook app, as `univoice serve --app tests.webhooks.sample_app:create_app`
 
 Its store and the file it logs handled event ids to come from the environment, so several
 processes can share them.
@@ -23,15 +23,19 @@ steps:
   - say: Bye.
 """)
 
-app = VoiceApp(
-    public_url=os.environ.get("SAMPLE_PUBLIC_URL", "http://127.0.0.1:8000"),
-    store=os.environ.get("SAMPLE_STORE", "sqlite://:memory:"),
-    providers=[get_provider("simulator", webhook_secret=os.environ.get("SAMPLE_SECRET"))],
-    default_flow=IVR,
-)
+def create_app() -> VoiceApp:
+    """A factory (`--app tests.webhooks.sample_app:create_app`): reads the environment
+    when called, not when the module is first imported."""
+    app = VoiceApp(
+        public_url=os.environ.get("SAMPLE_PUBLIC_URL", "http://127.0.0.1:8000"),
+        store=os.environ.get("SAMPLE_STORE", "sqlite://:memory:"),
+        providers=[get_provider("simulator", webhook_secret=os.environ.get("SAMPLE_SECRET"))],
+        default_flow=IVR,
+    )
+    app.on()(record)
+    return app
 
 
-@app.on()
 def record(event: BaseEvent) -> None:
     path = os.environ.get("SAMPLE_LOG")
     if path:

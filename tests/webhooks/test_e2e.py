@@ -44,7 +44,7 @@ class Server:
                "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "univoice", "serve", "--port", str(self.port),
-             "--app", "tests.webhooks.sample_app:app", "--no-log-events"],
+             "--app", "tests.webhooks.sample_app:create_app", "--no-log-events"],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -27,7 +27,7 @@ def serve(
     flow: Annotated[Path | None, typer.Option(
         "--flow", "-f", help="Flow that answers every inbound call.")] = None,
     app_target: Annotated[str | None, typer.Option(
-        "--app", help="Your own VoiceApp as module:attribute (handlers included).")] = None,
+        "--app", help="Your own VoiceApp (or a function making one) as module:attribute.")] = None,
     store: StoreUrl = None,
     public_url: Annotated[str | None, typer.Option(
         help="The URL providers reach this app at (default: public_url from config).")] = None,

@@ -32,12 +32,15 @@ def create_app() -> VoiceApp:
 
 
 def load_app(target: str) -> VoiceApp:
-    """``module:attribute`` naming a VoiceApp (as uvicorn names apps)."""
+    """``module:attribute`` naming a VoiceApp, or a function that makes one (as uvicorn
+    names apps and factories)."""
     module_name, _, attribute = target.partition(":")
     try:
         app = getattr(importlib.import_module(module_name), attribute or "app")
     except (ImportError, AttributeError) as exc:
         raise ConfigError(f"cannot load the app {target!r}: {exc}") from None
+    if callable(app) and not isinstance(app, VoiceApp):
+        app = app()
     if not isinstance(app, VoiceApp):
         raise ConfigError(f"{target!r} is a {type(app).__name__}, not a univoice VoiceApp")
     return app
