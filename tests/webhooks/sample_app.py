@@ -1,4 +1,4 @@
-"""A user's webhook app, as `univoice serve --app tests.webhooks.sample_app:create_app`
+"""A user's webhook app: `univoice serve --app tests.webhooks.sample_app:create_app`.
 
 Its store and the file it logs handled event ids to come from the environment, so several
 processes can share them.
