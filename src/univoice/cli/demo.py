@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rich.panel import Panel
 from rich.table import Table
 
 from univoice.cli.flows import AsJson
@@ -51,7 +50,8 @@ def demo(as_json: AsJson = False) -> None:
         return
     stdout.print(f"[bold]{flow.name}[/]  ({path})\n")
     for who, trace in runs:
-        stdout.print(Panel(trace.transcript(), title=who, title_align="left", expand=False))
+        stdout.rule(who, align="left")
+        stdout.print(trace.transcript(), markup=False)
         stdout.print(f"events: {', '.join(trace.kinds())}\n", markup=False)
     table = Table(title="Which installed providers can run this flow", title_justify="left")
     table.add_column("provider")
