@@ -248,8 +248,8 @@ class Provider(ABC):
         """The document a callback expects back (BXML for a Bandwidth answer), or None."""
         return None
 
-    def render_continuation(self, flow: Flow, node: str, request: WebhookRequest,
-                            context: Continuations) -> Document:
+    def render_continuation(self, flow: Flow, flow_id: str, node: str,
+                            request: WebhookRequest, context: Continuations) -> Document:
         """The next native document of a stored flow at ``node`` (after gathered input)."""
         raise WebhookRejected(404, f"provider '{self.name}' has no continuation documents")
 

@@ -184,17 +184,28 @@ def test_inbound_call_gets_the_flow_for_its_number(client: TestClient) -> None:
 def test_continuation_documents(voice_app: VoiceApp, client: TestClient) -> None:
     flow_id = voice_app.continuations("simulator").save_flow(IVR)
     path = f"/univoice/simulator/flow/{flow_id}"
-    url = f"{PUBLIC}{path}/start"
-    r = client.get(f"{path}/start", headers={SIGNATURE_HEADER: sign(SECRET, url, b"")})
-    assert Flow.from_json(r.content) == IVR
-    node = "steps[0].gather.options['2']"
-    url = f"{PUBLIC}{path}/{node}"
-    r = client.get(f"{path}/{node}", headers={SIGNATURE_HEADER: sign(SECRET, url, b"")})
-    assert r.status_code == 200, r.text
-    assert Flow.from_json(r.content).to_dict()["steps"] == [{"say": {"text": "Two."}},
-                                                             "hangup"]
+
+    def fetch(node: str) -> Flow:
+        url = f"{PUBLIC}{path}/{node}"
+        r = client.get(f"{path}/{node}", headers={SIGNATURE_HEADER: sign(SECRET, url, b"")})
+        assert r.status_code == 200, r.text
+        return Flow.from_json(r.content)
+
+    start = fetch("start").to_dict()["steps"]
+    options = start[0]["gather"]["options"]
+    assert options["1"] == {"steps": [{"redirect": {
+        "url": f"{PUBLIC}{path}/steps[0].gather.options['1']"}}]}
+    assert start[1] == {"say": {"text": "Bye."}}  # what falls through stays here
+    # A branch, then what follows its menu; nothing after a hangup.
+    assert fetch("steps[0].gather.options['1']").to_dict()["steps"] == [
+        {"say": {"text": "One."}}, {"say": {"text": "Bye."}}]
+    assert fetch("steps[0].gather.options['2']").to_dict()["steps"] == [
+        {"say": {"text": "Two."}}, "hangup"]
     missing = "/univoice/simulator/flow/nope/start"
     r = client.get(missing, headers={SIGNATURE_HEADER: sign(SECRET, PUBLIC + missing, b"")})
+    assert r.status_code == 404
+    node = f"{path}/steps[9]"
+    r = client.get(node, headers={SIGNATURE_HEADER: sign(SECRET, PUBLIC + node, b"")})
     assert r.status_code == 404
     assert client.get(f"{path}/start").status_code == 401
 

@@ -157,3 +157,37 @@ def test_restart_mid_call_loses_no_flow_state(store_url: str, tmp_path: Path) ->
     finally:
         restarted.stop()
         store.close()
+
+
+SUPPORT = Flow.from_yaml(ROOT / "examples" / "support_ivr.yaml")
+SCRIPTS = [
+    CalleeScript.presses("1"),
+    CalleeScript.presses("1", transfers=[False], record_seconds=12),
+    CalleeScript.presses("2", "1"),
+    CalleeScript.presses("2", "2", "4711#", transfers=[False]),
+    CalleeScript.presses(None, None, None),
+    CalleeScript.presses("9", "8", "7"),
+    CalleeScript.presses("3"),
+    CalleeScript.presses("2", hang_up_after=20),
+]
+
+
+def test_flow_fetched_document_by_document_runs_like_in_process(store_url: str,
+                                                                tmp_path: Path) -> None:
+    from univoice.simulator.remote import comparable, simulate_via_app
+
+    with open_store(store_url) as store:
+        store.put_flow("support", SUPPORT.to_dict())
+    server = Server(store_url, tmp_path / "log")
+    try:
+        with httpx.Client(timeout=10) as client:
+            for script in SCRIPTS:
+                remote = simulate_via_app(server.url, "support", script, client,
+                                          secret=SECRET, call_id="r-1")
+                local = simulate(SUPPORT, script, call_id="r-1")
+                assert comparable(remote) == comparable(local), script
+                assert remote.end_reason == local.end_reason
+                assert remote.variables == local.variables
+                assert any(e.kind == "redirected" for e in remote.events)  # it did fetch
+    finally:
+        server.stop()

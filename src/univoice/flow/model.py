@@ -11,7 +11,7 @@ from pydantic_core import PydanticCustomError
 
 from univoice.errors import FlowIssue, FlowValidationError
 from univoice.flow import documents
-from univoice.flow.fields import MAX_STEPS, Gender, Language
+from univoice.flow.fields import MAX_STEPS, Gender, Language, VariableName
 from univoice.flow.paths import issues_from_pydantic
 from univoice.flow.rules import check
 from univoice.flow.steps import FlowModel, MachineDetection, Step
@@ -36,6 +36,9 @@ class Flow(FlowModel):
     voice: str | None = Field(None, min_length=1, description="Default provider voice name.")
     record: bool = Field(False, description="Record the whole call.")
     machine_detection: MachineDetection | None = None
+    # Variables set before this flow runs: a continuation of a call whose earlier part
+    # gathered them.
+    inputs: tuple[VariableName, ...] = ()
     steps: tuple[Step, ...] = Field(max_length=MAX_STEPS)
 
     _warnings: list[FlowIssue] = PrivateAttr(default_factory=list)

@@ -29,7 +29,7 @@ def placeholders(text: str) -> list[str]:
 def check(flow: Flow) -> list[FlowIssue]:
     """Every cross-step problem in ``flow``: errors, then warnings, in document order."""
     walk = _Walk()
-    walk.steps(flow.steps, "steps", depth=0, defined=frozenset())
+    walk.steps(flow.steps, "steps", depth=0, defined=frozenset(flow.inputs))
     if flow.machine_detection and flow.machine_detection.on_machine:
         walk.branch(flow.machine_detection.on_machine, "machine_detection.on_machine", 0,
                     frozenset())

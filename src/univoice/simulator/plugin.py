@@ -64,21 +64,17 @@ class SimulatorProvider(SimulatorOperations):
                 return self.compile_flow(flow)
         return None
 
-    def render_continuation(self, flow: Flow, node: str, request: WebhookRequest,
-                            context: Continuations) -> Document:
-        """``start`` is the whole stored flow; any other node is a branch path, served as
-        a flow of its own that keeps the stored flow's say defaults."""
-        from univoice.flow.walk import branches
+    def render_continuation(self, flow: Flow, flow_id: str, node: str,
+                            request: WebhookRequest, context: Continuations) -> Document:
+        """The document at ``node`` (``start`` or a menu outcome's path): its steps and
+        what follows them, each menu outcome a redirect to its own node, as a provider
+        that fetches its call flow piece by piece would be served."""
+        from univoice.flow.continuation import document
 
-        if node == "start":
-            return self.compile_flow(flow)
-        for path, branch in branches(flow):
-            if path == node:
-                rest = flow.model_copy(update={"steps": branch.steps, "machine_detection": None})
-                if not rest.steps:
-                    raise WebhookRejected(404, f"branch {node!r} is empty")
-                return self.compile_flow(rest)
-        raise WebhookRejected(404, f"flow has no branch {node!r}")
+        served = document(flow, node, lambda next_node: context.flow_url(flow_id, next_node))
+        if served is None:
+            raise WebhookRejected(404, f"flow {flow_id!r} has no node {node!r}")
+        return self.compile_flow(served)
 
     def simulate(self, flow: Flow, script: CalleeScript | None = None, **options: Any
                  ) -> Trace:

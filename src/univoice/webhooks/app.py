@@ -154,7 +154,7 @@ class VoiceApp:
             flow = await to_thread.run_sync(context.load_flow, flow_id)
             if flow is None:
                 return _refusal(404, f"no flow {flow_id!r} (unknown or expired)")
-            document = provider.render_continuation(flow, node, hook, context)
+            document = provider.render_continuation(flow, flow_id, node, hook, context)
         except WebhookRejected as exc:
             return _refusal(exc.status, exc.reason)
         except ProviderNotFound as exc:
