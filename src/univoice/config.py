@@ -12,6 +12,10 @@
     timeout = 10
     max_attempts = 3
 
+    [inbound]                               # which flow answers a call to which number
+    "+31201234567" = "flows/support.yaml"
+    default = "flows/closed.yaml"
+
 pydantic-settings reads the file and the environment; each provider validates its own
 table with its settings model (secrets as ``SecretStr``: masked wherever shown).
 """
@@ -73,6 +77,8 @@ class Config(BaseSettings):
     public_url: HttpUrl | None = None
     flow_store: str = "sqlite:///univoice.sqlite3"
     http: HttpConfig = Field(default_factory=HttpConfig)
+    # Inbound calls: called number (E.164) -> flow file; "default" answers the rest.
+    inbound: dict[str, str] = Field(default_factory=dict)
     source: str | None = Field(None, exclude=True)  # the file read, if any
     # Provider tables as given (credentials included): private, so never in a repr or dump.
     _tables: dict[str, dict[str, Any]] = PrivateAttr(default_factory=dict)

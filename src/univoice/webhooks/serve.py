@@ -19,15 +19,15 @@ def create_app() -> VoiceApp:
     target = os.environ.get("UNIVOICE_SERVE_APP")
     if target:
         return load_app(target)
-    config = Config.load()
-    flow_file = os.environ.get("UNIVOICE_SERVE_FLOW")
-    default_flow = None
-    if flow_file:
-        from univoice.flow import Flow
+    from univoice.flow import Flow
 
-        default_flow = Flow.load(flow_file)
+    config = Config.load()
+    numbers = {k: Flow.load(v) for k, v in config.inbound.items() if k != "default"}
+    flow_file = os.environ.get("UNIVOICE_SERVE_FLOW") or config.inbound.get("default")
+    default_flow = Flow.load(flow_file) if flow_file else None
     public = str(config.public_url or os.environ.get("UNIVOICE_SERVE_URL", "http://127.0.0.1:8000"))
     return VoiceApp(public_url=public, store=config.flow_store, default_flow=default_flow,
+                    inbound=numbers,
                     providers=[config.make_provider(name) for name in _configured(config)])
 
 
