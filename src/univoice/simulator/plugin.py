@@ -6,6 +6,7 @@ everything runs on a fresh machine with no account.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from univoice.capabilities import Capabilities, Resource
@@ -36,8 +37,10 @@ class SimulatorProvider(SimulatorOperations):
 
     def compile_flow(self, flow: Flow) -> Document:
         self.check_flow(flow)
+        native = flow.to_dict()
+        # Compact JSON: the indenting encoder is pure Python and twice as slow.
         return Document(provider=self.name, media_type="application/json",
-                        body=flow.to_json(), native=flow.to_dict())
+                        body=json.dumps(native, ensure_ascii=False), native=native)
 
     def verify_webhook(self, request: WebhookRequest) -> None:
         from univoice.simulator.callbacks import verify
