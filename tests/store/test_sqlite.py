@@ -116,3 +116,29 @@ def test_memory_stores_are_separate() -> None:
 def test_bad_timeout_argument() -> None:
     with pytest.raises(ValueError, match="timeout"):
         SqliteStore(MEMORY, timeout=0)
+
+
+def test_batched_claims_from_the_event_loop_are_exactly_once(tmp_path: Path) -> None:
+    """aclaim_event/afinish_event go through one writer thread committing batches."""
+    import asyncio
+
+    from univoice.store import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'batch.db'}")
+
+    async def main() -> list[bool]:
+        keys = [f"k{i % 50}" for i in range(200)]  # every key claimed four times at once
+        won = await asyncio.gather(*(store.aclaim_event(k, "p", {"n": k}) for k in keys))
+        await asyncio.gather(*(store.afinish_event(k) for k in {f"k{i}" for i in range(50)}))
+        return list(won)
+
+    won = asyncio.run(main())
+    assert sum(won) == 50
+    assert {e.status for e in store.events(limit=100)} == {"done"}
+    store.close()
+
+    async def after_close() -> bool:
+        return await store.aclaim_event("late", "p", {})
+
+    with pytest.raises(StoreUnavailable):
+        asyncio.run(after_close())

@@ -212,9 +212,9 @@ def test_continuation_documents(voice_app: VoiceApp, client: TestClient) -> None
 
 def test_store_unavailable_is_503(voice_app: VoiceApp, client: TestClient,
                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    def down(*args: Any, **kwargs: Any) -> bool:
+    async def down(*args: Any, **kwargs: Any) -> bool:
         raise StoreUnavailable("locked")
 
-    monkeypatch.setattr(voice_app.store, "claim_event", down)
+    monkeypatch.setattr(voice_app.store, "aclaim_event", down)
     r = post(client, callbacks()[0])
     assert r.status_code == 503

@@ -18,6 +18,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from types import TracebackType
 from typing import Any, Literal, Self, get_args
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -107,6 +108,21 @@ class FlowStore(ABC):
     @abstractmethod
     def finish_event(self, key: str, *, error: str | None = None) -> bool:
         """Mark the event "done" (or "failed" with ``error``); False if there is no record."""
+
+    async def aclaim_event(self, key: str, provider: str, event: dict[str, Any], *,
+                           lease: float = DEFAULT_LEASE) -> bool:
+        """``claim_event`` for the event loop (in a worker thread unless a store does
+        better, as the SQLite store does by batching writes)."""
+        from anyio import to_thread
+
+        return await to_thread.run_sync(
+            partial(self.claim_event, key, provider, event, lease=lease))
+
+    async def afinish_event(self, key: str, *, error: str | None = None) -> bool:
+        """``finish_event`` for the event loop."""
+        from anyio import to_thread
+
+        return await to_thread.run_sync(partial(self.finish_event, key, error=error))
 
     @abstractmethod
     def get_event(self, key: str) -> StoredEvent | None:

@@ -9,11 +9,13 @@ timeout raises ``StoreUnavailable``.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any, cast
@@ -117,6 +119,8 @@ class SqliteStore(FlowStore):
         self._closed = False
         self._pid = os.getpid()
         self._next_purge = 0.0
+        self._jobs: queue.SimpleQueue[_Job | None] | None = None  # the batching writer's
+        self._jobs_pid = 0
         if not self.memory:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._setup()
@@ -277,24 +281,94 @@ class SqliteStore(FlowStore):
 
     def claim_event(self, key: str, provider: str, event: dict[str, Any], *,
                     lease: float = DEFAULT_LEASE) -> bool:
-        text = dump(event, "an event")
-        lease = check_lease(lease)
+        claim = self._claim_op(key, provider, event, lease)
         with self._write() as conn:
+            return claim(conn)
+
+    def finish_event(self, key: str, *, error: str | None = None) -> bool:
+        finish = self._finish_op(key, error)
+        with self._write() as conn:
+            return finish(conn)
+
+    def _claim_op(self, key: str, provider: str, event: dict[str, Any], lease: float
+                  ) -> Callable[[sqlite3.Connection], bool]:
+        text, lease = dump(event, "an event"), check_lease(lease)
+
+        def claim(conn: sqlite3.Connection) -> bool:
             now = time.time()
             cursor = conn.execute(_CLAIM, {
                 "key": key, "provider": provider, "event": text, "now": now,
                 "lease_until": now + lease, "expires_at": now + self.ttl})
             return cursor.rowcount == 1
 
-    def finish_event(self, key: str, *, error: str | None = None) -> bool:
+        return claim
+
+    def _finish_op(self, key: str, error: str | None) -> Callable[[sqlite3.Connection], bool]:
         status = "done" if error is None else "failed"
-        with self._write() as conn:
+
+        def finish(conn: sqlite3.Connection) -> bool:
             now = time.time()
             cursor = conn.execute(
                 "UPDATE events SET status = ?, error = ?, updated_at = ?, lease_until = NULL, "
                 "expires_at = ? WHERE key = ? AND expires_at > ?",
                 (status, error, now, now + self.ttl, key, now))
             return cursor.rowcount == 1
+
+        return finish
+
+    # From the event loop, claims and finishes go to one writer thread that commits
+    # whatever is queued as one transaction: no thread hop per call, no writers
+    # contending for SQLite's lock, one commit for many events.
+
+    async def aclaim_event(self, key: str, provider: str, event: dict[str, Any], *,
+                           lease: float = DEFAULT_LEASE) -> bool:
+        return await self._batched(self._claim_op(key, provider, event, lease))
+
+    async def afinish_event(self, key: str, *, error: str | None = None) -> bool:
+        return await self._batched(self._finish_op(key, error))
+
+    async def _batched(self, op: Callable[[sqlite3.Connection], bool]) -> bool:
+        if self._closed:
+            raise StoreUnavailable("the store is closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        self._writer().put((op, loop, future))
+        return await future
+
+    def _writer(self) -> queue.SimpleQueue[_Job | None]:
+        with self._registry:
+            if self._jobs is None or self._jobs_pid != os.getpid():
+                self._jobs, self._jobs_pid = queue.SimpleQueue(), os.getpid()
+                threading.Thread(target=self._write_batches, args=(self._jobs,),
+                                 name="univoice-sqlite-writer", daemon=True).start()
+            return self._jobs
+
+    def _write_batches(self, jobs: queue.SimpleQueue[_Job | None]) -> None:
+        while True:
+            first = jobs.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    job = jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    jobs.put(None)  # finish this batch, then stop
+                    break
+                batch.append(job)
+            outcomes: list[tuple[bool, Any]] = []
+            try:
+                with self._write() as conn:
+                    for op, _, _ in batch:
+                        outcomes.append(_one(conn, op))
+            except Exception as exc:  # the whole transaction failed: so did every job
+                failure = exc if isinstance(exc, StoreUnavailable) else StoreUnavailable(
+                    f"SQLite store {self.path}: {exc}")
+                outcomes = [(False, failure)] * len(batch)
+            for (_, loop, future), (ok, value) in zip(batch, outcomes, strict=True):
+                loop.call_soon_threadsafe(_settle, future, ok, value)
 
     def get_event(self, key: str) -> StoredEvent | None:
         with self._read() as conn:
@@ -368,6 +442,10 @@ class SqliteStore(FlowStore):
         return removed
 
     def close(self) -> None:
+        with self._registry:
+            if self._jobs is not None and self._jobs_pid == os.getpid():
+                self._jobs.put(None)
+            self._jobs = None
         self._closed = True
         with self._registry:
             connections, self._connections = self._connections, []
@@ -377,6 +455,33 @@ class SqliteStore(FlowStore):
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.path!r})"
+
+
+_Job = tuple[Callable[[sqlite3.Connection], bool], asyncio.AbstractEventLoop,
+             "asyncio.Future[bool]"]
+MAX_BATCH = 256
+
+
+def _one(conn: sqlite3.Connection, op: Callable[[sqlite3.Connection], bool]
+         ) -> tuple[bool, Any]:
+    """Run one job inside the batch's transaction; its failure undoes only itself."""
+    conn.execute("SAVEPOINT job")
+    try:
+        value = op(conn)
+    except sqlite3.Error as exc:
+        conn.execute("ROLLBACK TO job")
+        conn.execute("RELEASE job")
+        return False, StoreUnavailable(f"SQLite store: {exc}")
+    conn.execute("RELEASE job")
+    return True, value
+
+
+def _settle(future: asyncio.Future[bool], ok: bool, value: Any) -> None:
+    if not future.done():  # the awaiting request may have been cancelled
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
 
 
 def _event(row: tuple[Any, ...]) -> StoredEvent:
