@@ -83,6 +83,8 @@ class _Ops:
     def create_call(self, to: str, from_: str | None, flow: Any, **options: Any
                     ) -> Operation[Call]:
         data = {k: v for k, v in options.items() if v is not None}
+        # A generated tag lets an ambiguous create be looked up instead of repeated.
+        data.setdefault("tag", f"uv-{uuid.uuid4().hex[:24]}")
         params = CreateCall(to=to, from_=from_, flow=_flow(flow), **data)
         if params.flow is not None:
             self.p.check_flow(params.flow)  # UnsupportedFeature before any request
@@ -91,9 +93,6 @@ class _Ops:
 
             if Feature.FLOW_MACHINE_DETECTION not in self.p.capabilities.features:
                 raise self.p.unsupported(Feature.FLOW_MACHINE_DETECTION)
-        if params.tag is None:
-            # A generated tag lets an ambiguous create be looked up instead of repeated.
-            params = params.model_copy(update={"tag": f"uv-{uuid.uuid4().hex[:24]}"})
         return self.p.create_call(params)
 
     def list_calls(self, page_size: int, filters: dict[str, Any]
