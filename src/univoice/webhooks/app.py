@@ -20,7 +20,6 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
@@ -226,7 +225,7 @@ class VoiceApp:
             await self.dispatch(event_from_json(stored.event))
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
-        await to_thread.run_sync(partial(self.store.finish_event, key, error=error))
+        await self.store.afinish_event(key, error=error)
         return error is None
 
 
