@@ -191,3 +191,40 @@ def test_flow_fetched_document_by_document_runs_like_in_process(store_url: str,
                 assert any(e.kind == "redirected" for e in remote.events)  # it did fetch
     finally:
         server.stop()
+
+
+def test_serve_flow_answers_every_inbound_call(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "UNIVOICE_FLOW_STORE": f"sqlite:///{tmp_path / 'serve.db'}",
+           "UNIVOICE_SIMULATOR__WEBHOOK_SECRET": SECRET}
+    env.pop("UNIVOICE_SERVE_APP", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "univoice", "serve", "--port", str(port), "--public-url", url,
+         "--flow", str(ROOT / "examples" / "conference_bridge.yaml"), "--no-log-events"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/univoice/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.1)
+        events = f"{url}/univoice/simulator/events"
+        body = json.dumps(inbound_payload("in-9", "+31612345678", "+31209999999")).encode()
+        answer = httpx.post(events, content=body, timeout=10, headers={
+            "content-type": "application/json", SIGNATURE_HEADER: sign(SECRET, events, body)})
+        assert answer.status_code == 200, answer.text
+        assert Flow.from_json(answer.content).name == "Acme conference bridge"
+        unsigned = httpx.post(events, content=body, timeout=10,
+                              headers={"content-type": "application/json"})
+        assert unsigned.status_code == 401  # the configured secret is enforced
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    out = proc.stdout.read().decode() if proc.stdout else ""
+    assert f"simulator: callbacks and inbound calls -> {url}/univoice/simulator/events" in out
+    assert SECRET not in out
