@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from univoice.capabilities import Capabilities, Resource
 from univoice.flow import Flow
 from univoice.models import Call, CallStatus, Direction
-from univoice.operations import Operation, json_body
+from univoice.operations import Operation, build_request, json_body
 from univoice.params import CreateCall
 from univoice.provider import Document, Provider, ProviderSettings
 
@@ -63,12 +63,12 @@ class BenchProvider(Provider):
             body["callFlow"] = self.compile_flow(params.flow).native
         else:
             body["answerUrl"] = str(params.answer_url)
-        request = httpx.Request("POST", f"{self.settings.base_url}/calls", json=body)
+        request = build_request("POST", f"{self.settings.base_url}/calls", json=body)
         return Operation("calls.create", request, self._parse("calls.create"), creates=True,
                          tag=params.tag)
 
     def get_call(self, call_id: str) -> Operation[Call]:
-        request = httpx.Request("GET", f"{self.settings.base_url}/calls/{call_id}")
+        request = build_request("GET", f"{self.settings.base_url}/calls/{call_id}")
         return Operation("calls.get", request, self._parse("calls.get"))
 
     def _parse(self, operation: str) -> Any:

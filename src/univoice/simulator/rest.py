@@ -30,7 +30,7 @@ from univoice.models import (
     TranscriptionStatus,
     WebhookSubscription,
 )
-from univoice.operations import Operation, json_body
+from univoice.operations import Operation, build_request, json_body
 from univoice.provider import Provider, ProviderSettings
 from univoice.simulator.backend import BASE_URL, Backend, Clock
 from univoice.simulator.script import CalleeScript
@@ -74,8 +74,7 @@ class _Auth(httpx.Auth):
 
 def _op(name: str, method: str, path: str, parse: Callable[[httpx.Response], T], *,
         body: Any = None, params: dict[str, Any] | None = None, **extra: Any) -> Operation[T]:
-    query = {k: v for k, v in (params or {}).items() if v is not None}
-    request = httpx.Request(method, f"{BASE_URL}{path}", json=body, params=query)
+    request = build_request(method, f"{BASE_URL}{path}", json=body, params=params)
     return Operation(name, request, parse, **extra)
 
 
