@@ -113,3 +113,35 @@ def test_no_connection_is_made_until_used() -> None:
     store = RedisStore("redis://127.0.0.1:1/0?timeout=0.5")
     assert store.health()["reachable"] is False
     store.close()
+
+
+def test_claims_from_the_event_loop_are_exactly_once(redis_server: RedisServer) -> None:
+    """aclaim_event/afinish_event use redis.asyncio: no thread hop per call."""
+    import asyncio
+    import uuid
+
+    store = open_store(redis_server.url(query=f"namespace=async-{uuid.uuid4().hex[:8]}"))
+
+    async def main() -> list[bool]:
+        keys = [f"k{i % 50}" for i in range(200)]
+        won = await asyncio.gather(*(store.aclaim_event(k, "p", {"n": k}) for k in keys))
+        await asyncio.gather(*(store.afinish_event(k, error="boom" if k == "k0" else None)
+                               for k in {f"k{i}" for i in range(50)}))
+        return list(won)
+
+    assert sum(asyncio.run(main())) == 50
+    assert {e.key for e in store.events(status="failed")} == {"k0"}
+    assert len(store.events(status="done", limit=100)) == 49
+    store.close()
+
+
+def test_event_loop_claims_on_a_stopped_server_are_unavailable(
+        redis_factory: Callable[..., RedisServer]) -> None:
+    import asyncio
+
+    server = redis_factory()
+    store = open_store(server.url(query="timeout=0.5"))
+    server.stop()
+    with pytest.raises(StoreUnavailable):
+        asyncio.run(store.aclaim_event("k", "p", {}))
+    store.close()

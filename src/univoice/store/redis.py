@@ -15,10 +15,11 @@ redis-py is imported only when a RedisStore is made: the package works without i
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager, suppress
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -170,6 +171,9 @@ class RedisStore(FlowStore):
                 retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 1))
         except ValueError as exc:
             raise ConfigError(f"invalid Redis store URL {self.url}: {exc}") from None
+        self._clean_url = clean
+        self._async: tuple[Any, Any, Any] | None = None  # client, claim, finish scripts
+        self._async_loop: object = None
         self._claim = self._r.register_script(_CLAIM)
         self._finish = self._r.register_script(_FINISH)
         self._reclaim = self._r.register_script(_RECLAIM)
@@ -289,6 +293,58 @@ class RedisStore(FlowStore):
                 repr(now + self.ttl)])
         return bool(done)
 
+    # From the event loop: redis.asyncio, one client per loop (no thread hop per call).
+
+    def _aclient(self) -> tuple[Any, Any, Any]:
+        loop = asyncio.get_running_loop()
+        if self._async is None or self._async_loop is not loop:
+            from redis import asyncio as aredis
+
+            # Blocking pool: a burst of callbacks waits for a connection, not fails.
+            pool = aredis.BlockingConnectionPool.from_url(
+                self._clean_url, decode_responses=True, socket_timeout=self.timeout,
+                socket_connect_timeout=self.timeout, max_connections=64,
+                timeout=self.timeout)
+            client = aredis.Redis(connection_pool=pool)
+            self._async = (client, client.register_script(_CLAIM),
+                           client.register_script(_FINISH))
+            self._async_loop = loop
+        return self._async
+
+    async def aclaim_event(self, key: str, provider: str, event: dict[str, Any], *,
+                           lease: float = DEFAULT_LEASE) -> bool:
+        text, lease = dump(event, "an event"), check_lease(lease)
+        now = time.time()
+        _, claim, _ = self._aclient()
+        async with self._aerrors():
+            won = await claim(keys=self._event_keys(key), args=[
+                key, provider, text, repr(now), _ms(lease), _ms(self.ttl),
+                repr(now + self.ttl)])
+        return bool(won)
+
+    async def afinish_event(self, key: str, *, error: str | None = None) -> bool:
+        now = time.time()
+        _, _, finish = self._aclient()
+        async with self._aerrors():
+            done = await finish(keys=self._event_keys(key), args=[
+                key, "done" if error is None else "failed", error or "",
+                "0" if error is None else "1", repr(now), _ms(self.ttl),
+                repr(now + self.ttl)])
+        return bool(done)
+
+    @asynccontextmanager
+    async def _aerrors(self) -> AsyncIterator[None]:
+        if self._closed:
+            raise StoreUnavailable("the store is closed")
+        try:
+            yield
+        except self._transient as exc:
+            raise StoreUnavailable(f"Redis store {self.url}: {exc}") from exc
+        except self._lib.exceptions.ResponseError as exc:
+            if str(exc).split(" ", 1)[0] not in _TRANSIENT_REPLIES:
+                raise
+            raise StoreUnavailable(f"Redis store {self.url}: {exc}") from exc
+
     def get_event(self, key: str) -> StoredEvent | None:
         with self._errors():
             fields = cast(dict[str, str], self._r.hgetall(self._key("event", key)))
@@ -372,6 +428,7 @@ class RedisStore(FlowStore):
     def close(self) -> None:
         self._closed = True
         self._r.close()
+        self._async = None  # its connections close with their event loop
 
     def __repr__(self) -> str:
         return f"RedisStore({self.url!r})"
