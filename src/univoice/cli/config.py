@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from univoice.cli.flows import AsJson
+from univoice.cli.flows import AsJson, callee_keys
 from univoice.cli.output import emit_json, stderr, stdout
 
 app = typer.Typer(help="Show and check the configuration (univoice.toml + UNIVOICE_*).",
@@ -65,7 +65,7 @@ def call(
 
     cfg = Config.load(config)
     if cfg.provider == "simulator":
-        script = {"keys": [k or None for k in press or []] + ([None] if silence else [])}
+        script = {"keys": callee_keys(press, silence)}
         cfg = cfg.with_table("simulator", {"speed": speed, "callee": script})
     elif press or silence:
         stderr.print("error: --press and --silence script the simulator's callee; the "

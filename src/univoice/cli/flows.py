@@ -105,7 +105,7 @@ def simulate(
     flow = load(file)
     script = CalleeScript(
         answer=modes[0] if modes else "human",
-        keys=[k or None for k in press or []] + ([None] if silence else []),
+        keys=callee_keys(press, silence),
         transfers=[False] * _count_steps(flow, "transfer") if transfer_no_answer else [],
         hang_up_after=hang_up_after,
         hang_up_at=hang_up_at,
@@ -115,6 +115,11 @@ def simulate(
         emit_json(trace.to_dict())
     else:
         stdout.print(trace.transcript(), markup=False)
+
+
+def callee_keys(press: list[str] | None, silence: bool) -> list[str | None]:
+    """The callee's keys per gather: each --press in order ('' and --silence: silence)."""
+    return [k or None for k in press or []] + ([None] if silence else [])
 
 
 def vars_of(issue: Any) -> dict[str, str]:

@@ -204,13 +204,16 @@ class RedisStore(FlowStore):
             raise StoreUnavailable("the store is closed")
         try:
             yield
-        except self._transient as exc:  # includes refused, reset, auth and loading
-            raise StoreUnavailable(f"Redis store {self.url}: {exc}") from exc
-        except self._lib.exceptions.ResponseError as exc:
-            if str(exc).split(" ", 1)[0] not in _TRANSIENT_REPLIES:
-                raise
-            raise StoreUnavailable(f"Redis store {self.url}: {exc}") from exc
+        except self._lib.exceptions.RedisError as exc:
+            raise self._unavailable(exc) from exc
         self._maybe_purge()
+
+    def _unavailable(self, exc: Exception) -> Exception:
+        """StoreUnavailable for a failure that retrying later can cure; else ``exc``."""
+        transient = isinstance(exc, self._transient) or (
+            isinstance(exc, self._lib.exceptions.ResponseError)
+            and str(exc).split(" ", 1)[0] in _TRANSIENT_REPLIES)  # LOADING, BUSY, ...
+        return StoreUnavailable(f"Redis store {self.url}: {exc}") if transient else exc
 
     def _maybe_purge(self) -> None:
         if time.monotonic() < self._next_purge:
@@ -338,12 +341,8 @@ class RedisStore(FlowStore):
             raise StoreUnavailable("the store is closed")
         try:
             yield
-        except self._transient as exc:
-            raise StoreUnavailable(f"Redis store {self.url}: {exc}") from exc
-        except self._lib.exceptions.ResponseError as exc:
-            if str(exc).split(" ", 1)[0] not in _TRANSIENT_REPLIES:
-                raise
-            raise StoreUnavailable(f"Redis store {self.url}: {exc}") from exc
+        except self._lib.exceptions.RedisError as exc:
+            raise self._unavailable(exc) from exc
 
     def get_event(self, key: str) -> StoredEvent | None:
         with self._errors():
