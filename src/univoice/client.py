@@ -13,7 +13,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from univoice import resources as r
-from univoice.config import Config, HttpConfig
+from univoice.config import DEFAULT_STORE, Config, HttpConfig
+from univoice.hosting import FlowHost
 from univoice.plugins import get_provider
 from univoice.provider import Provider
 from univoice.transport import AsyncTransport, Hooks, HttpSettings, SyncTransport
@@ -21,11 +22,20 @@ from univoice.transport import AsyncTransport, Hooks, HttpSettings, SyncTranspor
 if TYPE_CHECKING:
     import httpx
 
+    from univoice.store import FlowStore
+
 
 def _provider(provider: str | Provider | None, settings: dict[str, Any]) -> Provider:
     if isinstance(provider, Provider):
         return provider
     return get_provider(provider, **settings)
+
+
+def _host(public_url: str | None, flow_store: str | FlowStore | None) -> FlowHost | None:
+    # Only a provider that fetches documents from the app uses it; the store opens lazily.
+    if public_url is None:
+        return None
+    return FlowHost(public_url, flow_store or DEFAULT_STORE)
 
 
 def _http(http: HttpSettings | HttpConfig | dict[str, Any] | None) -> HttpSettings:
@@ -43,16 +53,20 @@ class Voice:
 
     Pass ``http=`` (timeouts, pool limits, retry policy), ``client=`` (your own
     ``httpx.Client``) or ``hooks=`` (request/response/retry observers) to tune it.
+    ``public_url`` and ``flow_store`` say where the univoice webhook app runs and which
+    store it reads, for providers that fetch each document of a call from it (Bandwidth).
     """
 
     def __init__(self, provider: str | Provider | None = None, *,
                  http: HttpSettings | HttpConfig | dict[str, Any] | None = None,
                  client: httpx.Client | None = None, hooks: Hooks | None = None,
+                 public_url: str | None = None, flow_store: str | FlowStore | None = None,
                  **provider_settings: Any) -> None:
         self.provider = _provider(provider, provider_settings)
         self._transport = SyncTransport(self.provider, _http(http), client=client, hooks=hooks)
+        self._host = _host(public_url, flow_store)
         run, p = self._transport.run, self.provider
-        self.calls = r.Calls(run, p)
+        self.calls = r.Calls(run, p, self._host)
         self.recordings = r.Recordings(run, p)
         self.transcriptions = r.Transcriptions(run, p)
         self.conferences = r.Conferences(run, p)
@@ -65,13 +79,15 @@ class Voice:
         """Build from ``univoice.toml`` (or ``path``) and ``UNIVOICE_*`` variables."""
         config = Config.load(path)
         return cls(config.make_provider(provider), http=config.http, client=client,
-                   hooks=hooks)
+                   hooks=hooks, public_url=config.public_url, flow_store=config.flow_store)
 
     def __repr__(self) -> str:
         return f"<Voice provider={self.provider.name!r}>"
 
     def close(self) -> None:
         self._transport.close()
+        if self._host is not None:
+            self._host.close()
 
     def __enter__(self) -> Self:
         return self
@@ -91,12 +107,14 @@ class AsyncVoice:
     def __init__(self, provider: str | Provider | None = None, *,
                  http: HttpSettings | HttpConfig | dict[str, Any] | None = None,
                  client: httpx.AsyncClient | None = None, hooks: Hooks | None = None,
+                 public_url: str | None = None, flow_store: str | FlowStore | None = None,
                  **provider_settings: Any) -> None:
         self.provider = _provider(provider, provider_settings)
         self._transport = AsyncTransport(self.provider, _http(http), client=client,
                                          hooks=hooks)
+        self._host = _host(public_url, flow_store)
         run, p = self._transport.run, self.provider
-        self.calls = r.AsyncCalls(run, p)
+        self.calls = r.AsyncCalls(run, p, self._host)
         self.recordings = r.AsyncRecordings(run, p)
         self.transcriptions = r.AsyncTranscriptions(run, p)
         self.conferences = r.AsyncConferences(run, p)
@@ -109,13 +127,15 @@ class AsyncVoice:
                     ) -> Self:
         config = Config.load(path)
         return cls(config.make_provider(provider), http=config.http, client=client,
-                   hooks=hooks)
+                   hooks=hooks, public_url=config.public_url, flow_store=config.flow_store)
 
     def __repr__(self) -> str:
         return f"<AsyncVoice provider={self.provider.name!r}>"
 
     async def aclose(self) -> None:
         await self._transport.aclose()
+        if self._host is not None:
+            self._host.close()
 
     async def __aenter__(self) -> Self:
         return self

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 ENV_PREFIX = "UNIVOICE_"
 DEFAULT_FILE = "univoice.toml"
+DEFAULT_STORE = "sqlite:///univoice.sqlite3"
 
 
 class HttpConfig(BaseModel):
@@ -75,7 +76,7 @@ class Config(BaseSettings):
 
     provider: str = "simulator"
     public_url: HttpUrl | None = None
-    flow_store: str = "sqlite:///univoice.sqlite3"
+    flow_store: str = DEFAULT_STORE
     http: HttpConfig = Field(default_factory=HttpConfig)
     # Inbound calls: called number (E.164) -> flow file; "default" answers the rest.
     inbound: dict[str, str] = Field(default_factory=dict)

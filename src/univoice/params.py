@@ -39,6 +39,11 @@ class CreateCall(Arguments):
     callback_url: HttpUrl | None = None
     # Chosen by the caller, or generated: how a create whose answer was lost is found again.
     tag: Tag | None = None
+    # Set by the client, never by the caller, for a provider that fetches each document
+    # from the univoice webhook app (``Provider.fetches_documents``): where the app serves
+    # ``flow``, and where it takes the provider's callbacks.
+    flow_url: HttpUrl | None = None
+    events_url: HttpUrl | None = None
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -54,6 +59,8 @@ class UpdateCall(Arguments):
 
     flow: Flow | None = None
     redirect_url: HttpUrl | None = None
+    flow_url: HttpUrl | None = None  # set by the client, as in CreateCall
+    events_url: HttpUrl | None = None
 
     @model_validator(mode="after")
     def _one_target(self) -> Self:

@@ -71,6 +71,10 @@ class Provider(ABC):
     title: ClassVar[str]
     capabilities: ClassVar[Capabilities]
     settings_model: ClassVar[type[ProviderSettings]] = ProviderSettings
+    # True for a provider that fetches each document of a call from the univoice webhook
+    # app (Bandwidth): the client stores a call's flow for the app before placing it, and
+    # hands the provider the URLs (``CreateCall.flow_url`` / ``events_url``).
+    fetches_documents: ClassVar[bool] = False
 
     def __init__(self, settings: ProviderSettings | None = None, **values: Any) -> None:
         if settings is None:

@@ -41,6 +41,7 @@ from univoice.params import (
 if TYPE_CHECKING:
     import httpx
 
+    from univoice.hosting import FlowHost
     from univoice.operations import Operation
     from univoice.provider import Provider
 
@@ -77,8 +78,25 @@ def _flow(flow: Flow | str | Path | dict[str, Any] | None) -> Flow | None:
 class _Ops:
     """Argument checking and operation building, shared by both clients."""
 
-    def __init__(self, provider: Provider) -> None:
+    def __init__(self, provider: Provider, host: FlowHost | None = None) -> None:
         self.p = provider
+        self.host = host
+
+    def _hosted(self, flow: Flow | None) -> dict[str, str]:
+        """For a provider that fetches documents from the app: store ``flow`` there (before
+        any request to the provider) and return the URLs it is handed."""
+        if not self.p.fetches_documents:
+            return {}
+        if self.host is None:
+            if flow is None:
+                return {}
+            from univoice.hosting import missing_host
+
+            raise missing_host(self.p.name)
+        if flow is None:
+            return {"events_url": self.host.events_url(self.p.name)}
+        flow_url, events_url = self.host.host(self.p.name, flow)
+        return {"flow_url": flow_url, "events_url": events_url}
 
     def create_call(self, to: str, from_: str | None, flow: Any, **options: Any
                     ) -> Operation[Call]:
@@ -93,7 +111,7 @@ class _Ops:
 
             if Feature.FLOW_MACHINE_DETECTION not in self.p.capabilities.features:
                 raise self.p.unsupported(Feature.FLOW_MACHINE_DETECTION)
-        return self.p.create_call(params)
+        return self.p.create_call(params.model_copy(update=self._hosted(params.flow)))
 
     def list_calls(self, page_size: int, filters: dict[str, Any]
                    ) -> Callable[[str | None], Operation[Page[Call]]]:
@@ -106,7 +124,8 @@ class _Ops:
         params = UpdateCall(flow=_flow(flow), redirect_url=redirect_url)
         if params.flow is not None:
             self.p.check_flow(params.flow)
-        return self.p.update_call(_id("call_id", call_id), params)
+        call_id = _id("call_id", call_id)
+        return self.p.update_call(call_id, params.model_copy(update=self._hosted(params.flow)))
 
 
     def create_flow(self, flow: Flow | str | Path | dict[str, Any], name: str | None
@@ -154,9 +173,10 @@ def _open_sink(dest: Sink, recording: Recording) -> tuple[IO[bytes], Path | None
 
 
 class _Sync:
-    def __init__(self, run: Callable[[Operation[Any]], Any], provider: Provider) -> None:
+    def __init__(self, run: Callable[[Operation[Any]], Any], provider: Provider,
+                 host: FlowHost | None = None) -> None:
         self._run = run
-        self._ops = _Ops(provider)
+        self._ops = _Ops(provider, host)
         self._p = provider
 
     def _pager(self, fetch: Callable[[str | None], Operation[Page[T]]], name: str,
@@ -348,9 +368,9 @@ class Webhooks(_Sync):
 
 class _Async:
     def __init__(self, run: Callable[[Operation[Any]], Awaitable[Any]],
-                 provider: Provider) -> None:
+                 provider: Provider, host: FlowHost | None = None) -> None:
         self._run = run
-        self._ops = _Ops(provider)
+        self._ops = _Ops(provider, host)
         self._p = provider
 
     def _pager(self, fetch: Callable[[str | None], Operation[Page[T]]], name: str,
