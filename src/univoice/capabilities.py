@@ -47,6 +47,7 @@ class Feature(StrEnum):
     CONFERENCE_HOLD_MUSIC = "conference.hold_music"
     CONFERENCE_RECORD = "conference.record"
     CONFERENCE_END_ON_EXIT = "conference.end_on_exit"
+    CONFERENCE_WAIT = "conference.wait"  # start_on_enter: false (wait for a moderator)
     SEND_DIGITS = "send_digits"
     REDIRECT = "redirect"
     REDIRECT_GET = "redirect.get"
@@ -190,6 +191,8 @@ def _step(step: Step, path: str, use: _Use, *, in_menu: bool) -> None:
             use(Feature.CONFERENCE_RECORD, here)
         if step.end_on_exit:
             use(Feature.CONFERENCE_END_ON_EXIT, here)
+        if not step.start_on_enter:
+            use(Feature.CONFERENCE_WAIT, here)
     elif step.kind == "send_digits":
         use(Feature.SEND_DIGITS, here)
     elif step.kind == "redirect":

@@ -69,13 +69,17 @@ def provider_names() -> list[str]:
     return list(providers())
 
 
-def get_provider(name: str | None = None, **settings: Any) -> Provider:
-    """An instance of the provider called ``name`` (default: the simulator)."""
+def provider_class(name: str | None = None) -> type[Provider]:
     found = providers()
     name = name or DEFAULT_PROVIDER
     if name not in found:
         raise ProviderNotFound(name, list(found))
-    return found[name](**settings)
+    return found[name]
+
+
+def get_provider(name: str | None = None, **settings: Any) -> Provider:
+    """An instance of the provider called ``name`` (default: the simulator)."""
+    return provider_class(name)(**settings)
 
 
 def providers_supporting(feature: Feature | Resource) -> list[str]:

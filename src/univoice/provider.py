@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
@@ -87,6 +87,11 @@ class Provider(ABC):
                     for e in exc.errors(include_url=False, include_input=False))
                 raise ConfigError(f"[{self.name}] settings are invalid: {problems}") from None
         self.settings = settings
+
+    @classmethod
+    def offline(cls) -> Self:
+        """An instance that only compiles and checks flows: no settings needed or read."""
+        return cls(cls.settings_model.model_construct())
 
     def __repr__(self) -> str:  # settings may hold secrets: never shown
         return f"<{type(self).__name__} {self.name!r}>"
@@ -253,8 +258,11 @@ class Provider(ABC):
         return None
 
     def render_continuation(self, flow: Flow, flow_id: str, node: str,
-                            request: WebhookRequest, context: Continuations) -> Document:
-        """The next native document of a stored flow at ``node`` (after gathered input)."""
+                            request: WebhookRequest, events: list[BaseEvent],
+                            context: Continuations) -> Document:
+        """The next native document of a stored flow at ``node``; ``events`` are those the
+        request carried (a gather's digits), already handled. May read and update the
+        call's state in ``context`` (so it runs in a worker thread)."""
         raise WebhookRejected(404, f"provider '{self.name}' has no continuation documents")
 
 

@@ -88,7 +88,7 @@ def test_render_unknown_provider_one_line(cli: Cli) -> None:
     r = cli("flow", "render", IVR, "--provider", "nope")
     assert r.code == 1
     assert r.err.strip().splitlines() == [
-        "error: no provider named 'nope' is installed; installed: simulator"]
+        "error: no provider named 'nope' is installed; installed: simulator, bandwidth"]
 
 
 def test_simulate_press_order_with_silence(cli: Cli) -> None:

@@ -45,12 +45,12 @@ def test_unsupported_feature_names_step_provider_and_alternatives() -> None:
     assert r.returncode == 1
     assert r.stderr.strip() == (
         "error: provider 'echo' does not support gather.menu (at steps[1].gather): "
-        "echo cannot hear keys; supported by: simulator")
+        "echo cannot hear keys; supported by: simulator, bandwidth")
     # Flow-level options come first: the support line's default voice gender.
     r = run("flow", "render", str(EXAMPLES / "support_ivr.yaml"), "--provider", "echo")
     assert r.stderr.strip() == (
         "error: provider 'echo' does not support say.gender (at gender); "
-        "supported by: simulator")
+        "supported by: simulator, bandwidth")
 
 
 def test_plugin_registered_in_process() -> None:

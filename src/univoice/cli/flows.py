@@ -66,10 +66,10 @@ def render(
     provider: Annotated[str, typer.Option("--provider", "-p", help="Provider to compile for.")],
 ) -> None:
     """Print the flow compiled into a provider's own document (BXML, call-flow JSON, ...)."""
-    from univoice.plugins import get_provider
+    from univoice.plugins import provider_class
 
     flow = load(file)
-    adapter = get_provider(provider)
+    adapter = provider_class(provider).offline()  # compiling needs no account
     adapter.check_flow(flow)
     typer.echo(adapter.compile_flow(flow).body)
 

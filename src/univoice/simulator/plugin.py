@@ -68,7 +68,8 @@ class SimulatorProvider(SimulatorOperations):
         return None
 
     def render_continuation(self, flow: Flow, flow_id: str, node: str,
-                            request: WebhookRequest, context: Continuations) -> Document:
+                            request: WebhookRequest, events: list[BaseEvent],
+                            context: Continuations) -> Document:
         """The document at ``node`` (``start`` or a menu outcome's path): its steps and
         what follows them, each menu outcome a redirect to its own node, as a provider
         that fetches its call flow piece by piece would be served."""

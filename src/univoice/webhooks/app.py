@@ -149,12 +149,18 @@ class VoiceApp:
             provider = self.provider(name)
             hook = await self._read(request, provider, body_optional=True)
             provider.verify_webhook(hook)
+            # A provider that fetches its next document with a callback (Bandwidth's gather,
+            # answer, redirect) tells us what happened: those events are handled (once)
+            # like any other, and the document is rendered the same on a redelivery.
+            events = provider.parse_events(hook) if hook.body or hook.query else []
+            await self._handle(provider.name, events)
             context = self.continuations(provider.name)
             flow_id, node = request.path_params["flow_id"], request.path_params["node"]
             flow = await to_thread.run_sync(context.load_flow, flow_id)
             if flow is None:
                 return _refusal(404, f"no flow {flow_id!r} (unknown or expired)")
-            document = provider.render_continuation(flow, flow_id, node, hook, context)
+            document = await to_thread.run_sync(
+                provider.render_continuation, flow, flow_id, node, hook, events, context)
         except WebhookRejected as exc:
             return _refusal(exc.status, exc.reason)
         except ProviderNotFound as exc:

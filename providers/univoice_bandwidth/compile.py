@@ -1,0 +1,369 @@
+"""Neutral flow -> BXML documents. Pure: no I/O (the webhook app serves what this makes).
+
+Bandwidth asks for BXML whenever a call needs a decision, so a flow is served as a series
+of documents. Each runs the steps from a position (``univoice.flow.positions``) up to and
+including the first step that hands control back: a gather (its ``gatherUrl`` names the
+gather and the attempt), a transfer with a no-answer branch (``transferCompleteUrl``), a
+redirect or a hangup. A document that would pass Bandwidth's 64 KB limit ends with a
+``<Redirect>`` to the position where the next one starts.
+
+Mapping (neutral -> BXML): say -> SpeakSentence (locale/voice from ``voices``; a loop
+repeats the verb); play -> PlayAudio; pause -> Pause (inside a gather's prompt, which
+holds only SpeakSentence/PlayAudio: an SSML ``<break>``); gather -> Gather (repeatCount 1:
+every attempt is a round trip, so retries, no-input and invalid branches are decided by
+the app); record -> Record (recordingAvailable and transcriptionAvailable to the app);
+flow.record -> StartRecording first (the call's end stops it); transfer -> Transfer with
+PhoneNumber/SipUri (each target's transferAnswerUrl lets the app start a recording on the
+answered leg when the step records); conference -> Conference (record: StartRecording /
+StopRecording around it); send_digits -> SendDtmf; redirect -> Redirect; hangup -> Hangup.
+Every callback URL univoice hands out carries the callback credentials; a redirect to a
+user's own URL never does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from urllib.parse import quote, urlencode
+
+from lxml import etree
+
+from univoice.errors import FlowIssue, FlowValidationError
+from univoice.flow.paths import join
+from univoice.flow.positions import Entry, Positions, Reprompt, fill
+from univoice.flow.steps import (
+    Conference,
+    Gather,
+    Hangup,
+    Pause,
+    Play,
+    PromptStep,
+    Record,
+    Redirect,
+    Say,
+    SendDigits,
+    Step,
+    Transfer,
+)
+from univoice_bandwidth import bxml, voices
+
+if TYPE_CHECKING:
+    from univoice.flow import Flow
+
+MEDIA_TYPE = "application/xml"
+BUDGET = bxml.MAX_DOCUMENT - 4096  # room for the Redirect that continues a long document
+MAX_BREAK_MS = 10_000  # an SSML <break> lasts at most 10 s
+# XML 1.0 cannot carry these; a lone surrogate cannot even be encoded.
+_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+TRANSCRIBED_LANGUAGES = ("en", "fr", "es")  # Bandwidth transcribes these (detectLanguage)
+
+
+@dataclass(frozen=True)
+class Links:
+    """Where the documents of one stored flow send Bandwidth next.
+
+    ``flow``: the prefix of the flow's node URLs (``.../flow/{id}/``), or "" for URLs
+    relative to the document's own (BXML resolves them against the URL that served it);
+    ``events``: the app's callback route. ``username``/``password``: the callback
+    credentials put on every one of those URLs.
+    """
+
+    flow: str = ""
+    events: str = "../../events"
+    username: str | None = None
+    password: str | None = None
+
+    def node(self, path: str, **query: str | int) -> str:
+        url = self.flow + quote(path, safe=".")
+        return f"{url}?{urlencode(query)}" if query else url
+
+    def credentials(self) -> dict[str, str]:
+        if self.username is None or self.password is None:
+            return {}
+        return {"username": self.username, "password": self.password}
+
+
+@dataclass
+class _Document:
+    """One BXML document being built, with a running estimate of its size."""
+
+    links: Links
+    variables: Mapping[str, str]
+    root: etree._Element = field(default_factory=lambda: etree.Element("Response"))
+    size: int = 64
+
+    def add(self, tag: str, attributes: dict[str, str] | None = None, text: str | None = None,
+            parent: etree._Element | None = None) -> etree._Element:
+        element = etree.SubElement(self.root if parent is None else parent, tag,
+                                   attributes or {})
+        if text is not None:
+            element.text = text
+        return element
+
+
+def _invalid(path: str, message: str) -> FlowValidationError:
+    return FlowValidationError([FlowIssue(path, f"Bandwidth: {message}")])
+
+
+def _number(value: float) -> str:
+    """Seconds as BXML writes them: ``5``, ``2.5`` (no float noise)."""
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def safe_text(text: str) -> str:
+    """Text that XML can carry: characters XML 1.0 forbids become spaces."""
+    return _UNSAFE.sub(" ", text)
+
+
+# Steps ----------------------------------------------------------------------------------
+
+
+def _speak(doc: _Document, flow: Flow, say: Say, path: str,
+           parent: etree._Element | None = None) -> None:
+    attributes: dict[str, str] = {}
+    language = say.language or flow.language
+    if language is not None:
+        locale = voices.locale(language)
+        if locale is None:
+            raise _invalid(path, f"no voice speaks {language!r}; languages: "
+                                 f"{', '.join(voices.LANGUAGES)}")
+        attributes["locale"] = locale
+    gender = say.gender or flow.gender
+    if gender is not None:
+        attributes["gender"] = gender
+    voice = say.voice or flow.voice
+    if voice is not None:
+        if voice.lower() not in voices.VOICES:
+            raise _invalid(path, f"no voice named {voice!r}; voices: "
+                                 f"{', '.join(voices.VOICES)}")
+        attributes["voice"] = voice.lower()
+    text = safe_text(fill(say.text, doc.variables))
+    if not text.strip():  # a variable read as empty: nothing to say, and none is allowed
+        return
+    for _ in range(say.loop):
+        doc.add("SpeakSentence", attributes, text, parent)
+
+
+def _prompt(doc: _Document, flow: Flow, step: PromptStep, path: str,
+            parent: etree._Element | None = None) -> None:
+    if isinstance(step, Say):
+        _speak(doc, flow, step, path, parent)
+    elif isinstance(step, Play):
+        for _ in range(step.loop):
+            doc.add("PlayAudio", None, step.url, parent)
+    elif parent is None:
+        if step.seconds < 0.1:
+            raise _invalid(path, "a pause lasts at least 0.1 seconds")
+        doc.add("Pause", {"duration": _number(step.seconds)})
+    else:  # inside a Gather only speech and audio may play: a silent SSML break
+        speech = doc.add("SpeakSentence", None, None, parent)
+        left = round(step.seconds * 1000)
+        while left > 0:
+            etree.SubElement(speech, "break", {"time": f"{min(left, MAX_BREAK_MS)}ms"})
+            left -= MAX_BREAK_MS
+
+
+def _gather(doc: _Document, flow: Flow, gather: Gather, path: str, attempt: int) -> None:
+    if gather.max_digits > 50:
+        raise _invalid(path, "a gather takes at most 50 digits")
+    if gather.timeout < 1 or gather.timeout > 60:
+        raise _invalid(path, "a gather's timeout must be between 1 and 60 seconds")
+    timeout = _number(gather.timeout)
+    attributes = {"gatherUrl": doc.links.node(path, on="gather", attempt=attempt),
+                  "maxDigits": str(gather.max_digits), "firstDigitTimeout": timeout,
+                  "interDigitTimeout": timeout}
+    if gather.finish_on_key:
+        attributes["terminatingDigits"] = gather.finish_on_key
+    element = doc.add("Gather", {**attributes, **doc.links.credentials()})
+    for index, prompt in enumerate(gather.prompt):
+        _prompt(doc, flow, prompt, join(path, "gather", "prompt", index), element)
+    if len(element) > bxml.MAX_PROMPTS:
+        raise _invalid(path, f"a gather plays at most {bxml.MAX_PROMPTS} prompt verbs "
+                             f"(loops count each time); this one has {len(element)}")
+
+
+def _record(doc: _Document, flow: Flow, record: Record, path: str) -> None:
+    if record.max_length < 1:
+        raise _invalid(path, "a recording lasts at least 1 second")
+    attributes = {"maxDuration": _number(record.max_length),
+                  "terminatingDigits": record.finish_on_key or "", "fileFormat": "wav",
+                  "recordingAvailableUrl": doc.links.events}
+    if record.silence_timeout is not None:
+        attributes["silenceTimeout"] = _number(record.silence_timeout)
+    if record.transcribe:
+        language = (record.transcribe_language or flow.language or "en-US").split("-")[0]
+        if language not in TRANSCRIBED_LANGUAGES:
+            raise _invalid(path, "transcribes English, French and Spanish only")
+        attributes["transcribe"] = "true"
+        if language != "en":
+            attributes["detectLanguage"] = "true"
+        attributes["transcriptionAvailableUrl"] = doc.links.events
+    doc.add("Record", {**attributes, **doc.links.credentials()})
+
+
+def _transfer(doc: _Document, transfer: Transfer, path: str) -> None:
+    if len(transfer.targets) > bxml.MAX_TRANSFER_TARGETS:
+        raise _invalid(path, f"a transfer rings at most {bxml.MAX_TRANSFER_TARGETS} targets")
+    if transfer.timeout < 1:
+        raise _invalid(path, "a transfer rings for at least 1 second")
+    credentials = doc.links.credentials()
+    attributes = {"callTimeout": _number(transfer.timeout)}
+    if transfer.caller_id:
+        attributes["transferCallerId"] = transfer.caller_id
+    if transfer.no_answer is not None:  # the app picks the branch from the outcome
+        attributes["transferCompleteUrl"] = doc.links.node(path, on="transfer")
+    element = doc.add("Transfer", {**attributes, **credentials})
+    target = {"transferAnswerUrl": doc.links.node(path, on="answered"),
+              "transferDisconnectUrl": doc.links.events, **credentials}
+    for number in transfer.targets:
+        kind = "SipUri" if number.startswith(("sip:", "sips:")) else "PhoneNumber"
+        doc.add(kind, target, number, element)
+
+
+def _conference(doc: _Document, flow: Flow, conference: Conference, path: str) -> None:
+    if conference.record and flow.record:
+        raise _invalid(path, "records one recording of a call at a time, and the whole "
+                             "call is already being recorded (flow.record)")
+    credentials = doc.links.credentials()
+    if conference.record:
+        doc.add("StartRecording", {"recordingAvailableUrl": doc.links.events, **credentials})
+    attributes = {"conferenceEventUrl": doc.links.events}
+    if conference.muted:
+        attributes["mute"] = "true"
+    doc.add("Conference", {**attributes, **credentials}, conference.name)
+    if conference.record:
+        doc.add("StopRecording")
+
+
+def _send_digits(doc: _Document, step: SendDigits, path: str) -> None:
+    if len(step.digits) > bxml.MAX_DTMF:
+        raise _invalid(path, f"sends at most {bxml.MAX_DTMF} digits in one step")
+    # Neutral 'W' waits half a second like 'w'; Bandwidth's 'W' waits a whole one.
+    doc.add("SendDtmf", None, step.digits.replace("W", "w"))
+
+
+def _step(doc: _Document, flow: Flow, step: Step, path: str, attempt: int = 1) -> bool:
+    """Add ``step``; True when the document ends with it (control leaves the document)."""
+    match step:
+        case Say() | Play() | Pause():
+            _prompt(doc, flow, step, path)
+        case Gather():
+            _gather(doc, flow, step, path, attempt)
+            return True
+        case Record():
+            _record(doc, flow, step, path)
+        case Transfer():
+            _transfer(doc, step, path)
+            return step.no_answer is not None
+        case Conference():
+            _conference(doc, flow, step, path)
+        case SendDigits():
+            _send_digits(doc, step, path)
+        case Redirect():  # a user's own URL: it gets no callback credentials
+            doc.add("Redirect", {"redirectUrl": step.url, "redirectMethod": step.method})
+            return True
+        case Hangup():
+            doc.add("Hangup")
+            return True
+    return False
+
+
+def _estimate(step: Step) -> int:
+    """An upper bound of the bytes a step adds (exact enough to stay under the limit)."""
+    if isinstance(step, Say):
+        return (len(step.text.encode()) * 6 // 5 + step.text.count("&") * 4 + 160) * step.loop
+    if isinstance(step, Gather):
+        return 600 + sum(_estimate(p) for p in step.prompt)
+    if isinstance(step, Transfer):
+        return 400 + 500 * len(step.targets)
+    if isinstance(step, Play):
+        return (len(step.url) + 40) * step.loop
+    return 600
+
+
+# Documents --------------------------------------------------------------------------------
+
+
+def render(flow: Flow, entries: Iterable[Entry], links: Links,
+           variables: Mapping[str, str] | None = None, *, record_call: bool = False) -> bytes:
+    """The document running ``entries`` (until control leaves it), as UTF-8 bytes."""
+    doc = _Document(links, variables or {})
+    if record_call:
+        doc.add("StartRecording", {"recordingAvailableUrl": links.events,
+                                   **links.credentials()})
+    for emitted, (path, step) in enumerate(entries):
+        estimate = _estimate(step)
+        if emitted and doc.size + estimate > BUDGET:
+            doc.add("Redirect", {"redirectUrl": links.node(path), **links.credentials()})
+            break
+        if estimate > BUDGET:
+            raise _invalid(path, f"a document holds at most {bxml.MAX_DOCUMENT} bytes; "
+                                 "this step alone would not fit (shorten its text or loop)")
+        doc.size += estimate
+        if _step(doc, flow, step, path):
+            break
+    return serialize(doc.root)
+
+
+def empty() -> bytes:
+    """``<Response/>``: nothing to run."""
+    return serialize(etree.Element("Response"))
+
+
+def serialize(root: etree._Element) -> bytes:
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def start(flow: Flow, links: Links, *, machine: bool = False) -> bytes:
+    """The first document of a call (``machine``: an answering machine answered)."""
+    positions = Positions(flow)
+    runs = positions.start(machine=machine)
+    if machine and flow.machine_detection is not None and \
+            flow.machine_detection.on_machine is None:
+        return render(flow, [("machine_detection", Hangup())], links)
+    return render(flow, runs, links, record_call=flow.record)
+
+
+def gather_again(flow: Flow, path: str, links: Links, again: Reprompt,
+                 variables: Mapping[str, str]) -> bytes:
+    """The gather at ``path`` once more (its next attempt)."""
+    step = Positions(flow).step(path)
+    if not isinstance(step, Gather):
+        raise KeyError(path)
+    doc = _Document(links, variables)
+    _gather(doc, flow, step, path, again.attempt)
+    return serialize(doc.root)
+
+
+def answered_leg(flow: Flow, path: str, links: Links) -> bytes:
+    """What runs on a transfer's answered leg before it is bridged: the step's recording."""
+    step = Positions(flow).step(path)
+    if not isinstance(step, Transfer):
+        raise KeyError(path)
+    doc = _Document(links, {})
+    if step.record:
+        doc.add("StartRecording", {"recordingAvailableUrl": links.events,
+                                   **links.credentials()})
+    return serialize(doc.root)
+
+
+def check(flow: Flow) -> None:
+    """Raise ``FlowValidationError`` for every step Bandwidth cannot run as written (values
+    outside its documented limits), before any call is placed."""
+    doc = _Document(Links(), {})
+    issues: list[FlowIssue] = []
+    for path, step in flow.walk():
+        try:
+            estimate = _estimate(step)
+            if estimate > BUDGET:
+                raise _invalid(path, f"a document holds at most {bxml.MAX_DOCUMENT} bytes; "
+                                     "this step alone would not fit")
+            _step(doc, flow, step, path)
+        except FlowValidationError as exc:
+            issues.extend(exc.issues)
+        if len(doc.root) > 64:  # scratch document: keep it small
+            doc.root.clear()
+    if issues:
+        raise FlowValidationError(issues)
