@@ -645,3 +645,12 @@ def test_support_ivr_callers(examples: Path) -> None:
     silent = simulate(f, CalleeScript.presses(None, None, None))
     assert said(silent)[-1] == "We did not hear a choice. Please call again. Goodbye."
     assert {t.end_reason for t in (billing, voicemail, silent)} == {EndReason.HANGUP}
+
+
+def test_flow_record_starts_after_machine_detection() -> None:
+    f = Flow.from_dict({"record": True, "machine_detection": True, "steps": [{"say": "Hi"}]})
+    human = run(f)
+    assert human.kinds()[2:5] == ["answered", "machine_detected", "recording_started"]
+    assert human.of(K.RECORDING_STARTED)[0].at == human.of(K.MACHINE_DETECTED)[0].at
+    machine = run(f, answer="machine")
+    assert "recording_started" not in machine.kinds() and machine.recordings == []

@@ -26,7 +26,9 @@ Ending
     hanging up (``hang_up_after`` / ``hang_up_at``) wins a tie with anything the flow does
     at the same moment; what was under way is closed at that moment (a recording is kept
     with its length so far, a bridged transfer or a conference is left). The flow-level
-    recording, if any, is reported just before the single final ``completed`` event.
+    recording (``record: true``) starts as the flow's steps do, after machine detection
+    (none when the call hangs up on a machine), and is reported just before the single
+    final ``completed`` event.
 """
 
 from __future__ import annotations
@@ -152,6 +154,7 @@ class _Call:
         self.silent = script.answer == "machine"  # a machine never presses keys
         self.flow_end = EndReason.HANGUP  # MACHINE while the on_machine branch runs
         self.followed = 0
+        self.call_recording: tuple[str, int] | None = None  # flow.record: (id, started)
 
     # The call ------------------------------------------------------------------------
 
@@ -168,17 +171,14 @@ class _Call:
         if script.hang_up_after is not None:
             self.deadline = self.answered_at + _ms(script.hang_up_after)
         self.emit(TraceKind.ANSWERED, None, {})
-        call_recording = None
-        if self.flow.record:
-            call_recording = self.new_recording()
-            self.emit(TraceKind.RECORDING_STARTED, None, {"recording_id": call_recording})
         try:
             reason = self.answered()
         except _Ended as ended:
             reason = ended.reason
-        if call_recording is not None:
+        if self.call_recording is not None:
+            recording, started = self.call_recording
             self.emit(TraceKind.RECORDED, None, {
-                "recording_id": call_recording, "duration": self.since(self.answered_at),
+                "recording_id": recording, "duration": self.since(started),
                 "ended_by": "call_end", "transcribe": False})
         return self.complete(reason)
 
@@ -191,11 +191,20 @@ class _Call:
             if result == "machine":
                 self.flow_end = EndReason.MACHINE
                 if detection.on_machine is not None:
+                    self.record_call()
                     return self.run_flow(detection.on_machine.steps,
                                          "machine_detection.on_machine.steps")
                 self.emit(TraceKind.HUNG_UP, None, {"by": "flow"})
                 return EndReason.MACHINE
+        self.record_call()
         return self.run_flow(self.flow.steps, "steps")
+
+    def record_call(self) -> None:
+        """flow.record: the recording starts as the flow's steps do (after detection)."""
+        if self.flow.record:
+            self.call_recording = (self.new_recording(), self.now)
+            self.emit(TraceKind.RECORDING_STARTED, None,
+                      {"recording_id": self.call_recording[0]})
 
     def run_flow(self, steps: Sequence[Step], path: str) -> EndReason:
         """Run steps to the end, following redirects by replacing the steps that run."""
