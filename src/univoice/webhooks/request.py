@@ -43,6 +43,12 @@ class WebhookRequest:
         import json
 
         try:
-            return json.loads(self.body)
+            return json.loads(self.body, parse_constant=_no_constant)
+        except RecursionError:
+            raise WebhookRejected(400, "body is nested too deeply") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise WebhookRejected(400, f"body is not JSON: {exc}") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # NaN and Infinity: the store writes strict JSON
