@@ -22,7 +22,6 @@ user's own URL never does.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -32,7 +31,8 @@ from lxml import etree
 
 from univoice.errors import FlowIssue, FlowValidationError
 from univoice.flow.paths import join
-from univoice.flow.positions import Entry, Positions, Reprompt, fill
+from univoice.flow.positions import Entry, Positions, Reprompt
+from univoice.flow.speech import fill, spoken
 from univoice.flow.steps import (
     Conference,
     Gather,
@@ -55,9 +55,15 @@ if TYPE_CHECKING:
 MEDIA_TYPE = "application/xml"
 BUDGET = bxml.MAX_DOCUMENT - 4096  # room for the Redirect that continues a long document
 MAX_BREAK_MS = 10_000  # an SSML <break> lasts at most 10 s
-# XML 1.0 cannot carry these; a lone surrogate cannot even be encoded.
-_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-TRANSCRIBED_LANGUAGES = ("en", "fr", "es")  # Bandwidth transcribes these (detectLanguage)
+TRANSCRIBED_LANGUAGES = ("en", "fr", "es")
+
+
+class _Filled(dict[str, str]):
+    def get(self, key: str, default: str | None = None) -> str:  # type: ignore[override]
+        return "0"
+
+
+_EVERY_VARIABLE = _Filled()  # reads every variable as set, to tell static text apart
 
 
 @dataclass(frozen=True)
@@ -109,12 +115,10 @@ def _invalid(path: str, message: str) -> FlowValidationError:
 
 def _number(value: float) -> str:
     """Seconds as BXML writes them: ``5``, ``2.5`` (no float noise)."""
-    return f"{value:.3f}".rstrip("0").rstrip(".")
-
-
-def safe_text(text: str) -> str:
-    """Text that XML can carry: characters XML 1.0 forbids become spaces."""
-    return _UNSAFE.sub(" ", text)
+    text = repr(float(value))  # the shortest exact form: what the flow says, no more
+    if "e" in text:
+        text = f"{value:.6f}"
+    return text.removesuffix(".0")
 
 
 # Steps ----------------------------------------------------------------------------------
@@ -139,9 +143,12 @@ def _speak(doc: _Document, flow: Flow, say: Say, path: str,
             raise _invalid(path, f"no voice named {voice!r}; voices: "
                                  f"{', '.join(voices.VOICES)}")
         attributes["voice"] = voice.lower()
-    text = safe_text(fill(say.text, doc.variables))
-    if not text.strip():  # a variable read as empty: nothing to say, and none is allowed
-        return
+    text = spoken(fill(say.text, doc.variables))
+    if not text:
+        if not spoken(fill(say.text, _EVERY_VARIABLE)):
+            raise _invalid(path, "the text has nothing to speak once control "
+                                 "characters are removed")
+        return  # only variables, all empty on this call: Bandwidth refuses blank speech
     for _ in range(say.loop):
         doc.add("SpeakSentence", attributes, text, parent)
 
@@ -191,6 +198,8 @@ def _record(doc: _Document, flow: Flow, record: Record, path: str) -> None:
                   "terminatingDigits": record.finish_on_key or "", "fileFormat": "wav",
                   "recordingAvailableUrl": doc.links.events}
     if record.silence_timeout is not None:
+        if record.silence_timeout < 0.1:  # Bandwidth reads 0 as "no silence timeout"
+            raise _invalid(path, "a silence timeout lasts at least 0.1 seconds")
         attributes["silenceTimeout"] = _number(record.silence_timeout)
     if record.transcribe:
         language = (record.transcribe_language or flow.language or "en-US").split("-")[0]

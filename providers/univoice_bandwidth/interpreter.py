@@ -27,6 +27,7 @@ from typing import Any, NoReturn
 
 from lxml import etree
 
+from univoice.flow.speech import words
 from univoice.models import EndReason
 from univoice.simulator.engine import (
     DTMF_MS,
@@ -319,7 +320,7 @@ class _Call:
             self.advance(ms)
             return
         locale = element.get("locale")
-        ms = max(SAY_MIN_MS, len(text.split()) * SAY_WORD_MS)
+        ms = max(SAY_MIN_MS, words(text) * SAY_WORD_MS)
         self.emit(TraceKind.SAID, {
             "text": text,
             "language": (voices.language(locale) or locale) if locale else DEFAULT_LANGUAGE,

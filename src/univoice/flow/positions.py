@@ -11,13 +11,11 @@ next position. Pure: no I/O; per-call state (variables) is the caller's to keep.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from univoice.flow.model import Flow
 from univoice.flow.paths import join
-from univoice.flow.rules import PLACEHOLDER
 from univoice.flow.steps import Branch, Gather, Step, Transfer
 
 Entry = tuple[str, Step]  # a step with its path
@@ -144,12 +142,3 @@ def _gather_branches(gather: Gather) -> Iterator[tuple[tuple[str, ...], Branch]]
         branch = getattr(gather, name)
         if branch is not None:
             yield (name,), branch
-
-
-def fill(text: str, variables: Mapping[str, str]) -> str:
-    """``{name}`` read from gathered variables ("" when unset); ``{{``/``}}`` are braces."""
-    def value(match: re.Match[str]) -> str:
-        name = match.group(1)
-        return match.group(0)[0] if name is None else variables.get(name, "")
-
-    return PLACEHOLDER.sub(value, text) if "{" in text or "}" in text else text

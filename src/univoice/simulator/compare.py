@@ -14,7 +14,8 @@ what both can tell, and nothing less than what the caller hears and is billed fo
 * what a native document does not carry is left out: a recording's ``ended_by`` (a
   StopRecording does not say why), the requested transcription language, a transfer's or
   conference's ``record`` flag (the recording is compared on its own), step paths;
-* ``send_digits``: ``W`` waits half a second like ``w`` (the neutral meaning).
+* ``send_digits``: ``W`` waits half a second like ``w`` (the neutral meaning); a pause's
+  length is compared to the millisecond, the clock's resolution.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ def observable(trace: Trace) -> list[Observed]:
             data = {k: v for k, v in event.data.items() if k not in _UNSEEN.get(event.kind, ())}
             if event.kind == TraceKind.DIGITS_SENT:
                 data["digits"] = str(data["digits"]).replace("W", "w")
+            elif event.kind == TraceKind.PAUSED:  # the clock's resolution is a millisecond
+                data["seconds"] = round(float(data["seconds"]) * 1000) / 1000
             out.append((event.at, event.kind.value, data))
     return out
 

@@ -33,14 +33,13 @@ Ending
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
 from univoice.errors import FlowIssue
 from univoice.flow.model import Flow
 from univoice.flow.paths import join
-from univoice.flow.rules import PLACEHOLDER
+from univoice.flow.speech import fill, spoken, words
 from univoice.flow.steps import (
     Conference,
     Gather,
@@ -202,6 +201,8 @@ class _Call:
     def record_call(self) -> None:
         """flow.record: the recording starts as the flow's steps do (after detection)."""
         if self.flow.record:
+            if self.deadline is not None and self.now >= self.deadline:
+                self.callee_hangs_up(None)  # a tie: the callee hangs up first
             self.call_recording = (self.new_recording(), self.now)
             self.emit(TraceKind.RECORDING_STARTED, None,
                       {"recording_id": self.call_recording[0]})
@@ -291,8 +292,8 @@ class _Call:
 
     def prompt(self, step: PromptStep, here: str) -> None:
         if isinstance(step, Say):
-            text = PLACEHOLDER.sub(self._read, step.text)
-            ms = max(SAY_MIN_MS, len(text.split()) * SAY_WORD_MS) * step.loop
+            text = spoken(fill(step.text, self.variables))
+            ms = max(SAY_MIN_MS, words(text) * SAY_WORD_MS) * step.loop
             flow = self.flow
             self.emit(TraceKind.SAID, here, {
                 "text": text, "language": step.language or flow.language or DEFAULT_LANGUAGE,
@@ -306,12 +307,6 @@ class _Call:
             ms = _ms(step.seconds)
             self.emit(TraceKind.PAUSED, here, {"seconds": step.seconds})
         self.advance(ms, here)
-
-    def _read(self, match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name is None:  # `{{` or `}}`
-            return match.group(0)[0]
-        return self.variables.get(name, "")
 
     def gather(self, g: Gather, here: str) -> None:
         inner = join(here, "gather")
