@@ -40,6 +40,7 @@ from univoice.events import (
     TranscriptionAvailable,
     TransferAnswered,
     TransferCompleted,
+    TransferLegEnded,
     UnknownEvent,
     digest,
 )
@@ -352,6 +353,13 @@ def _transfer_end(p: dict[str, Any], common: dict[str, Any]) -> list[BaseEvent]:
                               cause=_transfer_cause(p))]
 
 
+def _transfer_leg_end(p: dict[str, Any], common: dict[str, Any]) -> list[BaseEvent]:
+    # Sent for every leg the transfer rang (several with simultaneous ringing), and also
+    # when the caller hung up mid-transfer: a leg's end, not the transfer's outcome.
+    return [TransferLegEnded(**_transfer_call(p, common), leg_id=common["call_id"],
+                             target=_text(p, "transferTo"), cause=_transfer_cause(p))]
+
+
 def _bridge_end(p: dict[str, Any], common: dict[str, Any]) -> list[BaseEvent]:
     return [TransferCompleted(**common, target=None, cause=_transfer_cause(p))]
 
@@ -386,7 +394,7 @@ _HANDLERS: dict[str, Handler] = {
     "transcriptionAvailable": _transcription,
     "transferAnswer": _transfer_answer,
     "transferComplete": _transfer_end,
-    "transferDisconnect": _transfer_end,
+    "transferDisconnect": _transfer_leg_end,
     "bridgeComplete": _bridge_end,
     "bridgeTargetComplete": _bridge_end,
     "conferenceCreated": _conference(ConferenceCreated),

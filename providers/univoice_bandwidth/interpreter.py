@@ -20,6 +20,7 @@ gathers are reported by their digits, and verbs by what they play.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -69,6 +70,10 @@ class CallSetup:
     password: str | None = None
     machine_detection: dict[str, Any] | None = None
     call_timeout: float = 30.0
+    # The event the first document is fetched with: "answer" (outbound) or "initiate"
+    # (inbound) when None; "redirect" when a REST redirect restarts the call's documents.
+    first_event: str | None = None
+    epoch: datetime | None = None  # the wall-clock moment of the call's 0 s
 
 
 @dataclass(frozen=True)
@@ -144,6 +149,8 @@ class _Call:
         self.tag = setup.tag
         self.machine = script.answer == "machine"
         self.documents = 0
+        self.epoch = setup.epoch or EPOCH
+        self.run_id = uuid.uuid4().hex[:8]  # recording ids stay unique across re-runs
 
     # The call ----------------------------------------------------------------------------
 
@@ -163,7 +170,8 @@ class _Call:
         self.emit(TraceKind.ANSWERED, {})
         flow_end = EndReason.HANGUP
         try:
-            payload = self.payload("initiate" if s.direction == "inbound" else "answer")
+            payload = self.payload(s.first_event or (
+                "initiate" if s.direction == "inbound" else "answer"))
             if s.machine_detection is not None:
                 self.advance(MACHINE_DETECTION_MS)
                 self.emit(TraceKind.MACHINE_DETECTED,
@@ -222,8 +230,9 @@ class _Call:
 
     # Callbacks --------------------------------------------------------------------------
 
-    def time(self) -> str:
-        return (EPOCH + timedelta(milliseconds=self.now)).isoformat().replace("+00:00", "Z")
+    def time(self, ms: int | None = None) -> str:
+        moment = self.epoch + timedelta(milliseconds=self.now if ms is None else ms)
+        return moment.isoformat().replace("+00:00", "Z")
 
     def creds(self, element: etree._Element | None = None) -> tuple[str, str] | None:
         if element is None:
@@ -240,10 +249,9 @@ class _Call:
             "applicationId": s.application_id, "from": s.from_, "to": s.to,
             "direction": s.direction, "callId": call,
             "callUrl": f"https://voice.bandwidth.com/api/v2/accounts/{s.account_id}/calls/{call}",
-            "startTime": EPOCH.isoformat().replace("+00:00", "Z")}
+            "startTime": self.time(0)}
         if self.answered_at is not None and event_type != "initiate":
-            out["answerTime"] = (EPOCH + timedelta(milliseconds=self.answered_at)
-                                 ).isoformat().replace("+00:00", "Z")
+            out["answerTime"] = self.time(self.answered_at)
         if self.tag is not None:
             out["tag"] = self.tag
         return out
@@ -550,7 +558,8 @@ class _Call:
         n = self.recording_count
         call = call_id or self.setup.call_id
         recording = _Recording(
-            id=f"r-{call}-{n}", trace_id=f"rec-{n}", call_id=call, started=self.now,
+            id=f"r-{call}-{self.run_id}-{n}", trace_id=f"rec-{n}", call_id=call,
+            started=self.now,
             transcribe=transcribe, url=element.get("recordingAvailableUrl"),
             transcription_url=element.get("transcriptionAvailableUrl"),
             creds=self.creds(element))

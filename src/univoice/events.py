@@ -106,6 +106,16 @@ class TransferCompleted(BaseEvent):
     cause: str | None = None
 
 
+class TransferLegEnded(BaseEvent):
+    """One leg a transfer rang has ended (answered or not); ``call_id`` is the original
+    call's. The transfer's own outcome, once, is ``TransferCompleted``."""
+
+    type: Literal["transfer.leg_ended"] = "transfer.leg_ended"
+    leg_id: str | None = None
+    target: str | None = None
+    cause: str | None = None
+
+
 class ConferenceCreated(BaseEvent):
     type: Literal["conference.created"] = "conference.created"
     conference_id: str | None = None
@@ -140,7 +150,8 @@ class UnknownEvent(BaseEvent):
 Event = Annotated[
     CallInitiated | CallRinging | CallAnswered | CallCompleted | CallFailed | MachineDetected
     | DigitsGathered | RecordingCompleted | RecordingAvailable | TranscriptionAvailable
-    | TransferAnswered | TransferCompleted | ConferenceCreated | ConferenceMemberJoined
+    | TransferAnswered | TransferCompleted | TransferLegEnded | ConferenceCreated
+    | ConferenceMemberJoined
     | ConferenceMemberLeft | ConferenceCompleted | UnknownEvent,
     Field(discriminator="type"),
 ]
@@ -148,7 +159,8 @@ EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 EVENT_TYPES: tuple[type[BaseEvent], ...] = (
     CallInitiated, CallRinging, CallAnswered, CallCompleted, CallFailed, MachineDetected,
     DigitsGathered, RecordingCompleted, RecordingAvailable, TranscriptionAvailable,
-    TransferAnswered, TransferCompleted, ConferenceCreated, ConferenceMemberJoined,
+    TransferAnswered, TransferCompleted, TransferLegEnded, ConferenceCreated,
+    ConferenceMemberJoined,
     ConferenceMemberLeft, ConferenceCompleted, UnknownEvent)
 
 

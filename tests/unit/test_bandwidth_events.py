@@ -30,6 +30,7 @@ from univoice.events import (
     TranscriptionAvailable,
     TransferAnswered,
     TransferCompleted,
+    TransferLegEnded,
     UnknownEvent,
     digest,
     event_from_json,
@@ -141,7 +142,7 @@ EXPECTED: dict[str, tuple[type[BaseEvent], dict[str, Any]]] = {
     "transferComplete_hangup.json": (TransferCompleted, {
         "target": "+15556667777", "cause": "hangup", "call_id": CALL}),
     # No accountId/applicationId in this documented example: still parsed.
-    "transferDisconnect_hangup.json": (TransferCompleted, {
+    "transferDisconnect_hangup.json": (TransferLegEnded, {
         "target": "+15556667777", "cause": "hangup",
         "call_id": "c-95ac8d6e-2c7ae496-7558-47a4-b291-4f02a3ca6942"}),
     "redirect.json": (UnknownEvent, {"provider_type": "redirect", "call_id": CALL}),
@@ -360,7 +361,9 @@ def test_conference_created_by_its_own_label() -> None:
 def test_bridge_and_transfer_ends_are_transfer_completed(
         event_type: str, fields: dict[str, Any], cause: str | None) -> None:
     event = one(call_event(event_type, **fields))
-    assert isinstance(event, TransferCompleted)
+    # A transfer's outcome is one TransferCompleted; each rung leg's end is a leg event.
+    kind = TransferLegEnded if event_type == "transferDisconnect" else TransferCompleted
+    assert isinstance(event, kind)
     assert (event.cause, event.call_id) == (cause, CALL)
 
 

@@ -170,10 +170,6 @@ def test_support_ivr_runs_to_completion_over_http(stack: Stack, tmp_path: Path) 
             assert w.getnframes() > 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "univoice_bandwidth.events maps both transferDisconnect (B-leg) and transferComplete "
-    "(A-leg) to transfer.completed: one transfer reaches handlers as two events, where the "
-    "simulator sends one"))
 def test_one_transfer_is_one_transfer_completed(stack: Stack) -> None:
     stack.fake.callees[TO] = CalleeScript.presses("2", "2", "4711#")
     with stack.voice() as voice:
