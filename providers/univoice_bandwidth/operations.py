@@ -602,11 +602,12 @@ class BandwidthOperations(Provider):
                         self._url("conferences", conference_id, "members", call_id), _none,
                         body=body)
 
-    # Conference recordings (Bandwidth only; no neutral client method yet) ---------------------
+    # Conference recordings (voice.conferences.recordings) -----------------------------------
 
-    def list_conference_recordings(self, conference_id: str) -> Operation[Page[Recording]]:
-        """A conference's recordings (one page). Download one with ``download_recording``:
-        it follows the recording's ``mediaUrl``."""
+    def list_conference_recordings(self, conference_id: str, cursor: str | None = None,
+                                   page_size: int = 1000) -> Operation[Page[Recording]]:
+        """A conference's recordings (one page: Bandwidth does not page them). Download one
+        with ``download_recording``: it follows the recording's ``mediaUrl``."""
         name = "conferences.recordings"
 
         def read(response: httpx.Response) -> Page[Recording]:

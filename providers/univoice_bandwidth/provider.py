@@ -29,6 +29,7 @@ RESOURCES = (
     Resource.RECORDINGS_DOWNLOAD, Resource.RECORDINGS_DELETE,
     Resource.TRANSCRIPTIONS_CREATE, Resource.TRANSCRIPTIONS_GET, Resource.CONFERENCES_LIST,
     Resource.CONFERENCES_GET, Resource.CONFERENCES_UPDATE, Resource.CONFERENCE_MEMBERS,
+    Resource.CONFERENCE_RECORDINGS,
 )
 NOTES: dict[Feature | Resource, str] = {
     Feature.CONFERENCE_HOLD_MUSIC: "the Conference verb has no hold music",

@@ -72,6 +72,7 @@ class Resource(StrEnum):
     CONFERENCES_GET = "conferences.get"
     CONFERENCES_UPDATE = "conferences.update"
     CONFERENCE_MEMBERS = "conferences.members"
+    CONFERENCE_RECORDINGS = "conferences.recordings"
     FLOWS = "flows"
     WEBHOOKS = "webhooks"
 

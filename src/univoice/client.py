@@ -69,7 +69,7 @@ class Voice:
         self.calls = r.Calls(run, p, self._host)
         self.recordings = r.Recordings(run, p)
         self.transcriptions = r.Transcriptions(run, p)
-        self.conferences = r.Conferences(run, p)
+        self.conferences = r.Conferences(run, p, self.recordings.download)
         self.flows = r.Flows(run, p)
         self.webhooks = r.Webhooks(run, p)
 
@@ -117,7 +117,7 @@ class AsyncVoice:
         self.calls = r.AsyncCalls(run, p, self._host)
         self.recordings = r.AsyncRecordings(run, p)
         self.transcriptions = r.AsyncTranscriptions(run, p)
-        self.conferences = r.AsyncConferences(run, p)
+        self.conferences = r.AsyncConferences(run, p, self.recordings.download)
         self.flows = r.AsyncFlows(run, p)
         self.webhooks = r.AsyncWebhooks(run, p)
 

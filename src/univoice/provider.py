@@ -216,6 +216,10 @@ class Provider(ABC):
                       ) -> Operation[None]:
         raise self.unsupported(Resource.CONFERENCE_MEMBERS)
 
+    def list_conference_recordings(self, conference_id: str, cursor: str | None,
+                                   page_size: int) -> Operation[Page[Recording]]:
+        raise self.unsupported(Resource.CONFERENCE_RECORDINGS)
+
     def list_flows(self, cursor: str | None, page_size: int) -> Operation[Page[StoredFlow]]:
         raise self.unsupported(Resource.FLOWS)
 

@@ -294,6 +294,11 @@ class Transcriptions(_Sync):
 
 
 class Conferences(_Sync):
+    def __init__(self, run: Callable[[Operation[Any]], Any], provider: Provider,
+                 download: Callable[..., Any]) -> None:
+        super().__init__(run, provider)
+        self._download = download
+
     def list(self, *, limit: int | None = None, page_size: int = DEFAULT_PAGE_SIZE,
              **filters: Any) -> Pager[Conference]:
         parsed, size = ConferenceFilters(**filters), _page_size(page_size)
@@ -324,6 +329,14 @@ class Conferences(_Sync):
         params = MemberUpdate(muted=muted, on_hold=on_hold)
         self._run(self._p.update_member(_id("conference_id", conference_id),
                                         _id("call_id", call_id), params))
+
+    def recordings(self, conference_id: str, *, limit: int | None = None,
+                   page_size: int = DEFAULT_PAGE_SIZE) -> Pager[Recording]:
+        """The conference's own recordings (``rec.download(dest)`` works on each)."""
+        cid, size = _id("conference_id", conference_id), _page_size(page_size)
+        return self._pager(lambda c: bind_recordings(
+            self._p.list_conference_recordings(cid, c, size), self._download),
+            "conferences.recordings", limit)
 
 
 class Flows(_Sync):
@@ -482,6 +495,11 @@ class AsyncTranscriptions(_Async):
 
 
 class AsyncConferences(_Async):
+    def __init__(self, run: Callable[[Operation[Any]], Awaitable[Any]], provider: Provider,
+                 download: Callable[..., Any]) -> None:
+        super().__init__(run, provider)
+        self._download = download
+
     def list(self, *, limit: int | None = None, page_size: int = DEFAULT_PAGE_SIZE,
              **filters: Any) -> AsyncPager[Conference]:
         parsed, size = ConferenceFilters(**filters), _page_size(page_size)
@@ -513,6 +531,14 @@ class AsyncConferences(_Async):
         params = MemberUpdate(muted=muted, on_hold=on_hold)
         await self._run(self._p.update_member(_id("conference_id", conference_id),
                                               _id("call_id", call_id), params))
+
+    def recordings(self, conference_id: str, *, limit: int | None = None,
+                   page_size: int = DEFAULT_PAGE_SIZE) -> AsyncPager[Recording]:
+        """The conference's own recordings (``await rec.download(dest)`` works on each)."""
+        cid, size = _id("conference_id", conference_id), _page_size(page_size)
+        return self._pager(lambda c: bind_recordings(
+            self._p.list_conference_recordings(cid, c, size), self._download),
+            "conferences.recordings", limit)
 
 
 class AsyncFlows(_Async):

@@ -395,8 +395,7 @@ def test_download_recording_streams_the_media() -> None:
 def test_download_conference_recording_follows_its_media_url() -> None:
     sink = io.BytesIO()
     with cassette("conference_recordings"), voice() as v:
-        page = run(v, lambda p: p.list_conference_recordings(bw.CONFERENCE_ID))
-    rec = page.items[0]
+        rec, *_ = list(v.conferences.recordings(bw.CONFERENCE_ID))
     assert (rec.call_id, rec.status) == (None, RecordingStatus.READY)
     with cassette("download_recording"), voice() as v:
         v.recordings.download(rec, sink)

@@ -32,7 +32,9 @@ class SimulatorProvider(SimulatorOperations):
 
     name: ClassVar[str] = "simulator"
     title: ClassVar[str] = "Simulator (embedded, no account)"
-    capabilities: ClassVar[Capabilities] = Capabilities.all_but(resources=list(Resource))
+    # Conference recordings are not kept apart from call recordings in the simulator.
+    capabilities: ClassVar[Capabilities] = Capabilities.all_but(
+        resources=[r for r in Resource if r is not Resource.CONFERENCE_RECORDINGS])
     settings_model: ClassVar[type[ProviderSettings]] = SimulatorSettings
 
     def compile_flow(self, flow: Flow) -> Document:
