@@ -37,9 +37,9 @@ from univoice.models import (
 )
 from univoice.operations import Operation, build_request, json_body, malformed
 from univoice.provider import Provider, ProviderSettings
-from univoice.redact import Redactor
+from univoice.redact import LiveSecrets, Redactor
 from univoice_bandwidth import vocab
-from univoice_bandwidth.auth import api_auth
+from univoice_bandwidth.auth import api_auth, basic_token
 from univoice_bandwidth.settings import BandwidthSettings
 
 if TYPE_CHECKING:
@@ -227,6 +227,9 @@ class BandwidthOperations(Provider):
         super().__init__(settings, **values)
         # "Now" for the reconciling lookup's start time; tests pin it.
         self.clock: Callable[[], datetime] = _utcnow
+        # What the transport's redactor masks: one list, which the OAuth2 auth grows with
+        # every access token it fetches (see ``secrets`` and ``auth``).
+        self._secrets = LiveSecrets(self._known_secrets())
 
     @property
     def _settings(self) -> BandwidthSettings:
@@ -238,7 +241,26 @@ class BandwidthOperations(Provider):
     def auth(self) -> httpx.Auth:
         """OAuth2 client credentials, else an API user's HTTP Basic; ``ConfigError`` when
         neither is configured (raised when the client is built, before any request)."""
-        return api_auth(self._settings)
+        return api_auth(self._settings, on_token=self._secrets.learn)
+
+    def secrets(self) -> list[str]:
+        """The settings' secrets, the base64 ``user:password`` of each credential pair, and
+        (as they are fetched) the OAuth2 access tokens.
+
+        Without the last two an API error that echoes the request's ``Authorization``
+        header (``Bearer <token>`` or ``Basic <base64>``) would reach the exception's
+        message and ``raw`` unmasked: the transport masks only the values it is given.
+        """
+        return self._secrets
+
+    def _known_secrets(self) -> list[str]:
+        s = self._settings
+        found = super().secrets()
+        for user, password in ((s.username, s.password), (s.client_id, s.client_secret),
+                               (s.callback_username, s.callback_password)):
+            if user is not None and password is not None:
+                found.append(basic_token(user, password.get_secret_value()))
+        return found
 
     def error_details(self, response: httpx.Response) -> tuple[str, str | None, str | None]:
         """Bandwidth's error body ``{type, description, id}``: (description, type, id)."""
@@ -552,6 +574,11 @@ class BandwidthOperations(Provider):
         return self._op("transcriptions.get", "GET", self._url(*path, "transcription"),
                         _reading("transcriptions.get",
                                  lambda data: parse_transcription(data, recording)))
+
+    def delete_transcription(self, recording: Recording) -> Operation[None]:
+        path = self._recording_path(recording, recording.call_id, "transcriptions.delete")
+        return self._op("transcriptions.delete", "DELETE", self._url(*path, "transcription"),
+                        _none)
 
     # Conferences ----------------------------------------------------------------------------
 

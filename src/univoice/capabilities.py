@@ -68,6 +68,7 @@ class Resource(StrEnum):
     RECORDINGS_DELETE = "recordings.delete"
     TRANSCRIPTIONS_CREATE = "transcriptions.create"
     TRANSCRIPTIONS_GET = "transcriptions.get"
+    TRANSCRIPTIONS_DELETE = "transcriptions.delete"
     CONFERENCES_LIST = "conferences.list"
     CONFERENCES_GET = "conferences.get"
     CONFERENCES_UPDATE = "conferences.update"

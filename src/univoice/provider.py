@@ -197,6 +197,9 @@ class Provider(ABC):
     def get_transcription(self, recording: Recording) -> Operation[Transcription]:
         raise self.unsupported(Resource.TRANSCRIPTIONS_GET)
 
+    def delete_transcription(self, recording: Recording) -> Operation[None]:
+        raise self.unsupported(Resource.TRANSCRIPTIONS_DELETE)
+
     def list_conferences(self, filters: ConferenceFilters, cursor: str | None,
                          page_size: int) -> Operation[Page[Conference]]:
         raise self.unsupported(Resource.CONFERENCES_LIST)

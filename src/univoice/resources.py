@@ -292,6 +292,9 @@ class Transcriptions(_Sync):
     def text(self, recording: Recording) -> str | None:
         return self.get(recording).text
 
+    def delete(self, recording: Recording) -> None:
+        self._run(self._p.delete_transcription(recording))
+
 
 class Conferences(_Sync):
     def __init__(self, run: Callable[[Operation[Any]], Any], provider: Provider,
@@ -492,6 +495,9 @@ class AsyncTranscriptions(_Async):
 
     async def text(self, recording: Recording) -> str | None:
         return (await self.get(recording)).text
+
+    async def delete(self, recording: Recording) -> None:
+        await self._run(self._p.delete_transcription(recording))
 
 
 class AsyncConferences(_Async):

@@ -22,7 +22,8 @@ def test_every_resource_method_has_an_async_twin() -> None:
             assert list(signature.parameters) == list(a[method].parameters), (name, method)
             twin = getattr(getattr(asynchronous, name), method)
             # Lists return async pagers; everything else is awaited.
-            assert inspect.iscoroutinefunction(twin) == (method not in ("list", "members", "recordings"))
+            pagers = ("list", "members", "recordings")
+            assert inspect.iscoroutinefunction(twin) == (method not in pagers)
     sync.close()
 
 

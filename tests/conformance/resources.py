@@ -153,6 +153,13 @@ class ResourceContract:
         rec = self._recorded()
         assert self.voice.transcriptions.text(rec)
 
+    def test_transcription_delete_then_not_found(self) -> None:
+        rec = self._recorded()
+        assert self.voice.transcriptions.text(rec)
+        self.voice.transcriptions.delete(rec)
+        with pytest.raises(NotFound):
+            self.voice.transcriptions.get(rec)
+
     # errors ---------------------------------------------------------------------------
 
     def test_unknown_call_is_not_found(self) -> None:

@@ -431,6 +431,15 @@ def get_transcription() -> list[Exchange]:
     ]
 
 
+def delete_transcription() -> list[Exchange]:
+    p = provider()
+    return [
+        Exchange(p.delete_transcription(_recording_model()).request, 204),
+        Exchange(p.delete_transcription(_recording_model(id=MISSING_RECORDING_ID)).request,
+                 404, spec_example("voiceNotFoundErrorExample")),
+    ]
+
+
 def list_conferences() -> list[Exchange]:
     p = provider()
     first = p.list_conferences(ConferenceFilters(name="my-conference-name"), None, 1)
@@ -522,6 +531,8 @@ CASSETTES = [
     CassetteSpec("create_transcription", f"204 as {SPEC} documents", create_transcription),
     CassetteSpec("get_transcription", "samples/call_transcription_200_authored.json; 404 "
                  "voiceNotFoundErrorExample", get_transcription),
+    CassetteSpec("delete_transcription", f"204 as {SPEC} documents; 404 "
+                 "voiceNotFoundErrorExample", delete_transcription),
     CassetteSpec("list_conferences", "samples/conferences_list_200.json "
                  "(listConferencesResponseExample); Link paging", list_conferences),
     CassetteSpec("get_conference", "samples/conference_200_authored.json; 404 "

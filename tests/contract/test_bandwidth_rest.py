@@ -422,6 +422,17 @@ def test_request_transcription_answers_later() -> None:
 
 
 @documented
+def test_delete_transcription_then_not_found() -> None:
+    rec = Recording(provider="bandwidth", id=bw.RECORDING_ID, call_id=bw.CALL_ID)
+    gone = Recording(provider="bandwidth", id=bw.MISSING_RECORDING_ID, call_id=bw.CALL_ID)
+    with cassette("delete_transcription") as played, voice() as v:
+        assert v.transcriptions.delete(rec) is None
+        with pytest.raises(NotFound):
+            v.transcriptions.delete(gone)
+    assert played.play_count == 2
+
+
+@documented
 def test_get_transcription() -> None:
     with cassette("list_recordings"), voice() as v:
         rec = next(iter(v.recordings.list(call_id=bw.CALL_ID)))

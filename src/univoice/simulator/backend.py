@@ -104,6 +104,7 @@ class Backend:
     calls: dict[str, SimCall] = field(default_factory=dict)
     deleted_recordings: set[str] = field(default_factory=set)
     transcriptions: dict[str, str] = field(default_factory=dict)
+    untranscribed: set[str] = field(default_factory=set)  # transcriptions deleted
     flows: dict[str, dict[str, Any]] = field(default_factory=dict)
     webhooks: dict[str, dict[str, Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -261,10 +262,17 @@ class Backend:
     def create_transcription(self, request: httpx.Request, rid: str) -> httpx.Response:
         self._recording(rid)
         self.transcriptions[rid] = TRANSCRIPTION
+        self.untranscribed.discard(rid)
         return _ok(self._transcription(rid), 201)
 
     def get_transcription(self, request: httpx.Request, rid: str) -> httpx.Response:
         return _ok(self._transcription(rid))
+
+    def delete_transcription(self, request: httpx.Request, rid: str) -> httpx.Response:
+        self._transcription(rid)  # 404 when there is none
+        self.transcriptions.pop(rid, None)
+        self.untranscribed.add(rid)
+        return httpx.Response(204)
 
     def _transcription(self, rid: str) -> dict[str, Any]:
         rec = self._recording(rid)
@@ -273,7 +281,7 @@ class Backend:
         for e in call.seen(self._now()):
             if e.kind == TraceKind.TRANSCRIBED and rid == f"{call.id}-{e.data['recording_id']}":
                 text = str(e.data.get("text", TRANSCRIPTION))
-        if text is None:
+        if text is None or (rid in self.untranscribed and rid not in self.transcriptions):
             raise _Fail(404, "not_found", f"recording {rid} has no transcription")
         return {"id": f"{rid}-t", "recording_id": rid, "call_id": rec["call_id"],
                 "status": "ready", "text": text}
@@ -464,6 +472,7 @@ _ROUTE_TABLE: list[tuple[str, str, _H]] = [
     ("DELETE", r"/recordings/([^/]+)", Backend.delete_recording),
     ("POST", r"/recordings/([^/]+)/transcription", Backend.create_transcription),
     ("GET", r"/recordings/([^/]+)/transcription", Backend.get_transcription),
+    ("DELETE", r"/recordings/([^/]+)/transcription", Backend.delete_transcription),
     ("GET", r"/conferences", Backend.list_conferences),
     ("GET", r"/conferences/([^/]+)", Backend.get_conference),
     ("POST", r"/conferences/([^/]+)", Backend.update_conference),

@@ -265,6 +265,10 @@ class SimulatorOperations(Provider):
         return _op("transcriptions.get", "GET", f"/recordings/{recording.id}/transcription",
                    _one("transcriptions.get", parse_transcription))
 
+    def delete_transcription(self, recording: Recording) -> Operation[None]:
+        return _op("transcriptions.delete", "DELETE",
+                   f"/recordings/{recording.id}/transcription", _none)
+
     # Conferences -----------------------------------------------------------------------
 
     def list_conferences(self, filters: ConferenceFilters, cursor: str | None,
