@@ -87,8 +87,11 @@ def test_render_simulator_prints_the_neutral_document(cli: Cli) -> None:
 def test_render_unknown_provider_one_line(cli: Cli) -> None:
     r = cli("flow", "render", IVR, "--provider", "nope")
     assert r.code == 1
+    from univoice.plugins import provider_names
+
     assert r.err.strip().splitlines() == [
-        "error: no provider named 'nope' is installed; installed: simulator, bandwidth"]
+        f"error: no provider named 'nope' is installed; installed: "
+        f"{', '.join(provider_names())}"]
 
 
 def test_simulate_press_order_with_silence(cli: Cli) -> None:

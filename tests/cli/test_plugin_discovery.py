@@ -12,7 +12,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from univoice.capabilities import Feature
+from univoice.plugins import providers_supporting
+
 from ..conftest import EXAMPLES, PLUGINS
+
+
+def supporting(feature: Feature) -> str:
+    """The installed providers (echo aside: it is not installed in this process)."""
+    return ", ".join(p for p in providers_supporting(feature) if p != "echo")
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -45,12 +53,12 @@ def test_unsupported_feature_names_step_provider_and_alternatives() -> None:
     assert r.returncode == 1
     assert r.stderr.strip() == (
         "error: provider 'echo' does not support gather.menu (at steps[1].gather): "
-        "echo cannot hear keys; supported by: simulator, bandwidth")
+        f"echo cannot hear keys; supported by: {supporting(Feature.GATHER_MENU)}")
     # Flow-level options come first: the support line's default voice gender.
     r = run("flow", "render", str(EXAMPLES / "support_ivr.yaml"), "--provider", "echo")
     assert r.stderr.strip() == (
         "error: provider 'echo' does not support say.gender (at gender); "
-        "supported by: simulator, bandwidth")
+        f"supported by: {supporting(Feature.SAY_GENDER)}")
 
 
 def test_plugin_registered_in_process() -> None:
