@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from univoice.capabilities import Capabilities, Feature, Resource
 from univoice.provider import Document, ProviderSettings
-from univoice_messagebird import events
+from univoice_messagebird import compile, events
 from univoice_messagebird.operations import MessageBirdOperations
 from univoice_messagebird.settings import MessageBirdSettings
 
@@ -47,6 +47,9 @@ class MessageBirdProvider(MessageBirdOperations):
     capabilities: ClassVar[Capabilities] = Capabilities.all_but(
         MISSING, resources=RESOURCES, notes=NOTES)
     settings_model: ClassVar[type[ProviderSettings]] = MessageBirdSettings
+
+    def needs_app(self, flow: Flow) -> bool:
+        return compile.needs_app(flow)
 
     def compile_flow(self, flow: Flow) -> Document:
         self.check_flow(flow)

@@ -76,6 +76,11 @@ class Provider(ABC):
     # hands the provider the URLs (``CreateCall.flow_url`` / ``events_url``).
     fetches_documents: ClassVar[bool] = False
 
+    def needs_app(self, flow: Flow) -> bool:
+        """Whether a call running ``flow`` fetches documents from the webhook app (then the
+        client stores the flow there first). MessageBird needs it only for some flows."""
+        return self.fetches_documents
+
     def __init__(self, settings: ProviderSettings | None = None, **values: Any) -> None:
         if settings is None:
             try:

@@ -83,18 +83,15 @@ class _Ops:
         self.host = host
 
     def _hosted(self, flow: Flow | None) -> dict[str, str]:
-        """For a provider that fetches documents from the app: store ``flow`` there (before
-        any request to the provider) and return the URLs it is handed."""
-        if not self.p.fetches_documents:
-            return {}
+        """The webhook app's URLs a provider is handed: its callback route whenever the
+        app's place is known, and for a flow the provider fetches from the app, the flow's
+        first document (the flow is stored there first, before any request is sent)."""
+        if flow is None or not self.p.needs_app(flow):
+            return {"events_url": self.host.events_url(self.p.name)} if self.host else {}
         if self.host is None:
-            if flow is None:
-                return {}
             from univoice.hosting import missing_host
 
             raise missing_host(self.p.name)
-        if flow is None:
-            return {"events_url": self.host.events_url(self.p.name)}
         flow_url, events_url = self.host.host(self.p.name, flow)
         return {"flow_url": flow_url, "events_url": events_url}
 
