@@ -1,35 +1,291 @@
-"""Neutral flow -> MessageBird call-flow JSON. Pure: no I/O.
+"""Neutral flow -> MessageBird call-flow JSON. Pure: no I/O (the webhook app serves the
+continuations this makes).
 
-(The compiler proper lands in its own commit; this module fixes its interface.)
+A call flow is a list of steps (``{"id", "action", "options"}``) run in order; keys are
+heard only by steps carrying ``onKeypressGoto``/``onKeypressVar`` and jump to the step with
+that id. A neutral gather becomes its prompt steps and a ``pause`` input window (its
+``timeout``), all listening, then a ``fetchCallFlow`` to the app for the no-key case; the
+step the keys jump to is a ``fetchCallFlow`` that hands the digits (``variables``) to the
+app, which decides the menu, re-prompts and retries as the simulator does and answers with
+the next call flow. Everything before the first gather runs inline; a flow without one
+never needs the app. Mapping: say -> say (payload, language, voice = gender, repeat <= 10
+per step), play -> play (media), pause -> pause (whole seconds), record -> record,
+flow.record -> the flow's ``record``, transfer -> transfer (destination without '+',
+``record: both``), redirect -> fetchCallFlow (the user's URL serves call-flow JSON),
+hangup -> hangup; every flow ends with an explicit hangup.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import hmac
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
+from univoice.errors import FlowIssue, FlowValidationError
+from univoice.flow.paths import join
+from univoice.flow.positions import Entry, Positions, Reprompt
+from univoice.flow.speech import fill, spoken
+from univoice.flow.steps import (
+    Gather,
+    Hangup,
+    Pause,
+    Play,
+    PromptStep,
+    Record,
+    Redirect,
+    Say,
+    Step,
+    Transfer,
+)
+
 if TYPE_CHECKING:
     from univoice.flow import Flow
+
+MEDIA_TYPE = "application/json"
+MAX_REPEAT = 10
+KEYS_VARIABLE = "digits"  # the variable a gather's keys are stored in
+# Say languages (MB-GO voice/callflow.go; "see the online docs for the current list").
+LANGUAGES = ("cy-GB", "da-DK", "de-DE", "en-AU", "en-GB", "en-GB-WLS", "en-IN", "en-US",
+             "es-ES", "es-US", "fr-CA", "fr-FR", "is-IS", "it-IT", "ja-JP", "nb-NO",
+             "nl-NL", "pl-PL", "pt-BR", "pt-PT", "ro-RO", "ru-RU", "sv-SE", "tr-TR")
+# Record's transcribeLanguage values; MessageBird writes British English "en-UK".
+TRANSCRIBE = {"de-DE": "de-DE", "en-AU": "en-AU", "en-GB": "en-UK", "en-US": "en-US",
+              "es-ES": "es-ES", "es-419": "es-LA", "fr-FR": "fr-FR", "it-IT": "it-IT",
+              "nl-NL": "nl-NL", "pt-BR": "pt-BR"}
+FINISH_KEYS = ("#", "*")  # besides "any" and "none", the keys a record step can end on
+DEFAULT_LANGUAGE = "en-US"
 
 
 @dataclass(frozen=True)
 class Links:
     """Where ``fetchCallFlow`` steps send MessageBird: the prefix of the stored flow's node
-    URLs (``https://app.example/univoice/messagebird/flow/{id}/``)."""
+    URLs (``https://app.example/univoice/messagebird/flow/{id}/``). With ``key`` (the
+    signing key) each URL carries a token over its flow, node and our parameters: a
+    ``fetchCallFlow`` request need not be signed by MessageBird to be trusted."""
 
     flow: str = ""
+    key: str | None = field(default=None, repr=False)
 
     def node(self, path: str, **query: str | int) -> str:
         url = self.flow + quote(path, safe=".")
-        return f"{url}?{urlencode(query)}" if query else url
+        params = {k: str(v) for k, v in query.items()}
+        if self.key is not None:
+            flow_id = self.flow.rstrip("/").rsplit("/", 1)[-1]
+            params["token"] = url_token(self.key, flow_id, path, params)
+        return f"{url}?{urlencode(params)}" if params else url
+
+
+def url_token(key: str, flow_id: str, node: str, params: Mapping[str, str]) -> str:
+    """The token a continuation URL carries (HMAC-SHA256 of what it names)."""
+    mine = "&".join(f"{k}={params[k]}" for k in sorted(params)
+                    if k in ("on", "attempt", "input"))
+    message = f"{flow_id}\n{node}\n{mine}".encode()
+    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()[:40]
+
+
+@dataclass
+class _Flow:
+    """One call flow being built; step ids count up so they are stable and unique."""
+
+    links: Links
+    variables: Mapping[str, str]
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, action: str, options: dict[str, Any] | None = None,
+            **extra: Any) -> dict[str, Any]:
+        step = {"id": f"s{len(self.steps)}", "action": action, **extra}
+        if options:
+            step["options"] = options
+        self.steps.append(step)
+        return step
+
+
+def _invalid(path: str, message: str) -> FlowValidationError:
+    return FlowValidationError([FlowIssue(path, f"MessageBird: {message}")])
+
+
+def _seconds(value: float, path: str, what: str, low: int = 1) -> int:
+    if value != int(value) or value < low:
+        raise _invalid(path, f"{what} is whole seconds (at least {low}), not {value:g}")
+    return int(value)
+
+
+def number(target: str) -> str:
+    """MessageBird writes numbers without the '+' (SIP URIs as they are)."""
+    return target[1:] if target.startswith("+") else target
+
+
+# Steps ----------------------------------------------------------------------------------
+
+
+def _say(doc: _Flow, flow: Flow, say: Say, path: str, listen: dict[str, Any]) -> None:
+    language = say.language or flow.language or DEFAULT_LANGUAGE
+    if language not in LANGUAGES:
+        raise _invalid(path, f"no voice speaks {language!r}; languages: {', '.join(LANGUAGES)}")
+    text = spoken(fill(say.text, doc.variables))
+    if not text:
+        if not spoken(fill(say.text, _EVERY_VARIABLE)):
+            raise _invalid(path, "the text has nothing to speak once control characters "
+                                 "are removed")
+        return
+    options: dict[str, Any] = {"payload": text, "language": language}
+    gender = say.gender or flow.gender
+    if gender is not None:
+        options["voice"] = gender
+    left = say.loop
+    while left > 0:
+        repeat = min(left, MAX_REPEAT)
+        doc.add("say", {**options, **({"repeat": repeat} if repeat > 1 else {})}, **listen)
+        left -= repeat
+
+
+def _prompt(doc: _Flow, flow: Flow, step: PromptStep, path: str,
+            listen: dict[str, Any] | None = None) -> None:
+    listen = listen or {}
+    if isinstance(step, Say):
+        _say(doc, flow, step, path, listen)
+    elif isinstance(step, Play):
+        doc.add("play", {"media": step.url}, **listen)
+    else:
+        doc.add("pause", {"length": _seconds(step.seconds, path, "a pause")}, **listen)
+
+
+def _gather(doc: _Flow, flow: Flow, gather: Gather, path: str, attempt: int) -> None:
+    """Prompts and an input window that listen for keys; the keys (or their absence) go
+    to the app, which answers with what follows."""
+    window = _seconds(gather.timeout, path, "a gather's timeout")
+    decide = f"s-{len(doc.steps)}-keys"
+    listen: dict[str, Any] = {"onKeypressGoto": decide, "onKeypressVar": KEYS_VARIABLE,
+                              "maxNumKeys": gather.max_digits}
+    if gather.finish_on_key:
+        listen["endKey"] = gather.finish_on_key
+    for index, prompt in enumerate(gather.prompt):
+        _prompt(doc, flow, prompt, join(path, "gather", "prompt", index), listen)
+    doc.add("pause", {"length": window}, **listen)
+    # No key in the window: the call flow goes on to this fetch. Variables live as long
+    # as the call, so a stale value of an earlier gather must not be read as this one's.
+    doc.add("fetchCallFlow", {"url": doc.links.node(path, on="gather", attempt=attempt,
+                                                    input="none")})
+    doc.steps.append({"id": decide, "action": "fetchCallFlow", "options": {
+        "url": doc.links.node(path, on="gather", attempt=attempt)}})
+
+
+def _record(doc: _Flow, flow: Flow, record: Record, path: str) -> None:
+    options: dict[str, Any] = {"maxLength": _seconds(record.max_length, path,
+                                                     "a recording's max_length")}
+    if record.silence_timeout is not None:
+        options["timeout"] = _seconds(record.silence_timeout, path, "a silence timeout")
+    key = record.finish_on_key
+    if key is not None and key not in FINISH_KEYS:
+        raise _invalid(path, f"a recording ends on # or * only, not {key!r}")
+    options["finishOnKey"] = key or "none"
+    if record.transcribe:
+        language = record.transcribe_language or flow.language or DEFAULT_LANGUAGE
+        if language not in TRANSCRIBE:
+            raise _invalid(path, f"no transcription in {language!r}; languages: "
+                                 f"{', '.join(TRANSCRIBE)}")
+        options["transcribe"] = True
+        options["transcribeLanguage"] = TRANSCRIBE[language]
+    doc.add("record", options)
+
+
+def _transfer(doc: _Flow, transfer: Transfer, path: str) -> None:
+    if transfer.timeout != 30.0:
+        raise _invalid(path, "a transfer rings for MessageBird's own time; its timeout "
+                             "cannot be set")
+    options: dict[str, Any] = {"destination": number(transfer.targets[0])}
+    if transfer.record:
+        options["record"] = "both"
+    doc.add("transfer", options)
+
+
+def _step(doc: _Flow, flow: Flow, step: Step, path: str, attempt: int = 1) -> bool:
+    """Add ``step``; True when control leaves the call flow with it."""
+    match step:
+        case Say() | Play() | Pause():
+            _prompt(doc, flow, step, path)
+        case Gather():
+            _gather(doc, flow, step, path, attempt)
+            return True
+        case Record():
+            _record(doc, flow, step, path)
+        case Transfer():
+            _transfer(doc, step, path)
+        case Redirect():
+            doc.add("fetchCallFlow", {"url": step.url})
+            return True
+        case Hangup():
+            doc.add("hangup")
+            return True
+        case _:  # capabilities refuse the rest before compiling
+            raise _invalid(path, f"no step runs {step.kind}")
+    return False
+
+
+# Documents ------------------------------------------------------------------------------
+
+
+def render(flow: Flow, entries: Iterable[Entry], links: Links,
+           variables: Mapping[str, str] | None = None, *, record_call: bool = False
+           ) -> dict[str, Any]:
+    """The call flow running ``entries`` until control leaves it (then an explicit
+    hangup when the steps simply run out)."""
+    doc = _Flow(links, variables or {})
+    ended = False
+    for path, step in entries:
+        if _step(doc, flow, step, path):
+            ended = True
+            break
+    if not ended:
+        doc.add("hangup")
+    out: dict[str, Any] = {"steps": doc.steps}
+    if flow.name:
+        out = {"title": flow.name[:100], **out}
+    if record_call:
+        out["record"] = True
+    return out
 
 
 def start(flow: Flow, links: Links) -> dict[str, Any]:
     """The call flow a call starts with: ``{"title"?, "record"?, "steps": [...]}``."""
-    return {"steps": [{"id": "s0", "action": "hangup"}]}
+    return render(flow, Positions(flow).start(), links, record_call=flow.record)
+
+
+def gather_again(flow: Flow, path: str, links: Links, again: Reprompt,
+                 variables: Mapping[str, str]) -> dict[str, Any]:
+    step = Positions(flow).step(path)
+    if not isinstance(step, Gather):
+        raise KeyError(path)
+    doc = _Flow(links, variables)
+    _gather(doc, flow, step, path, again.attempt)
+    return {"steps": doc.steps}
 
 
 def needs_app(flow: Flow) -> bool:
-    """Whether the flow continues through the webhook app (``fetchCallFlow``)."""
-    return False
+    """Whether the flow continues through the webhook app (it has a gather)."""
+    return any(isinstance(step, Gather) for _, step in flow.walk())
+
+
+def check(flow: Flow) -> None:
+    """Raise ``FlowValidationError`` for every step MessageBird cannot run as written."""
+    doc = _Flow(Links(), {})
+    issues: list[FlowIssue] = []
+    for path, step in flow.walk():
+        try:
+            _step(doc, flow, step, path)
+        except FlowValidationError as exc:
+            issues.extend(exc.issues)
+        doc.steps.clear()
+    if issues:
+        raise FlowValidationError(issues)
+
+
+class _Filled(dict[str, str]):
+    def get(self, key: str, default: str | None = None) -> str:  # type: ignore[override]
+        return "0"
+
+
+_EVERY_VARIABLE = _Filled()  # reads every variable as set, to tell static text apart

@@ -3,11 +3,14 @@ app where it cannot), Voice Calling REST, signed callbacks."""
 
 from __future__ import annotations
 
+import hmac
 import json
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from univoice.capabilities import Capabilities, Feature, Resource
+from univoice.flow.positions import Positions, Reprompt
 from univoice.provider import Document, ProviderSettings
+from univoice.webhooks.request import WebhookRejected
 from univoice_messagebird import compile, events
 from univoice_messagebird.operations import MessageBirdOperations
 from univoice_messagebird.settings import MessageBirdSettings
@@ -15,6 +18,7 @@ from univoice_messagebird.settings import MessageBirdSettings
 if TYPE_CHECKING:
     from univoice.events import BaseEvent
     from univoice.flow import Flow
+    from univoice.webhooks.continuations import Continuations
     from univoice.webhooks.request import WebhookRequest
 
 MISSING = (Feature.CONFERENCE, Feature.CONFERENCE_MUTED, Feature.CONFERENCE_HOLD_MUSIC,
@@ -51,14 +55,102 @@ class MessageBirdProvider(MessageBirdOperations):
     def needs_app(self, flow: Flow) -> bool:
         return compile.needs_app(flow)
 
+    def check_flow(self, flow: Flow) -> None:
+        super().check_flow(flow)
+        compile.check(flow)
+
     def compile_flow(self, flow: Flow) -> Document:
+        """The call flow a call starts with (``fetchCallFlow`` URLs relative to the app's
+        node URL: the app serves absolute ones)."""
         self.check_flow(flow)
-        native: dict[str, object] = {"steps": []}  # the compiler arrives in its own commit
-        return Document(provider=self.name, media_type="application/json",
-                        body=json.dumps(native), native=native)
+        return _document(compile.start(flow, compile.Links()))
 
     def verify_webhook(self, request: WebhookRequest) -> None:
+        """A signed callback (JWT), or a ``fetchCallFlow`` of a continuation URL univoice
+        handed out (its token: MessageBird's signing of these requests is unconfirmed)."""
+        token = request.query.get("token")
+        if request.method == "GET" and token and not request.header(
+                "messagebird-signature-jwt"):
+            self._verify_token(request, token)
+            return
         events.verify(self._settings, request)
 
+    def _verify_token(self, request: WebhookRequest, token: str) -> None:
+        key = self._settings.signing_key
+        if key is None:
+            raise WebhookRejected(401, "set messagebird.signing_key: no request can be "
+                                       "verified without it")
+        parts = request.path.rstrip("/").split("/")
+        if len(parts) < 3 or parts[-3] != "flow":
+            raise WebhookRejected(401, "a token only authenticates continuation URLs")
+        expected = compile.url_token(key.get_secret_value(), parts[-2], parts[-1],
+                                     request.query)
+        if not hmac.compare_digest(expected, token):
+            raise WebhookRejected(401, "the continuation URL's token does not match")
+
     def parse_events(self, request: WebhookRequest) -> list[BaseEvent]:
+        if not request.body:  # a fetchCallFlow request: its query carries no event
+            return []
         return events.parse(request)
+
+    def _links(self, context: Continuations, flow_id: str) -> compile.Links:
+        key = self._settings.signing_key
+        return compile.Links(flow=context.flow_url(flow_id, ""),
+                             key=key.get_secret_value() if key else None)
+
+    def render_continuation(self, flow: Flow, flow_id: str, node: str,
+                            request: WebhookRequest, events: list[BaseEvent],
+                            context: Continuations) -> Document:
+        """The call flow for ``node``: ``start``; ``?on=gather&attempt=N`` decides a
+        gather from the keys in ``variables``; a bare step path runs from that step."""
+        links = self._links(context, flow_id)
+        call_id = request.query.get("callID") or None
+        variables: dict[str, str] = (context.call_state(call_id).get("variables", {})
+                                     if call_id else {})
+        positions = Positions(flow)
+        if node == "start":
+            return _document(compile.start(flow, links))
+        if positions.step(node) is None:
+            raise WebhookRejected(404, f"flow {flow_id!r} has no step {node!r}")
+        on = request.query.get("on")
+        if on == "gather":
+            attempt = _attempt(request.query.get("attempt"))
+            keys = "" if request.query.get("input") == "none" else _keys(request)
+            outcome, values = positions.after_gather(node, attempt, keys)
+            if values and call_id:
+                variables = context.update_call_state(
+                    call_id, lambda state: {**state, "variables": {
+                        **state.get("variables", {}), **values}})["variables"]
+            if isinstance(outcome, Reprompt):
+                return _document(compile.gather_again(flow, node, links, outcome, variables))
+            return _document(compile.render(flow, outcome, links, variables))
+        if on is None:
+            return _document(compile.render(flow, positions.run_from(node), links, variables))
+        raise WebhookRejected(400, f"unknown continuation {on!r}")
+
+
+def _document(native: dict[str, Any]) -> Document:
+    return Document(provider="messagebird", media_type=compile.MEDIA_TYPE,
+                    body=json.dumps(native, separators=(",", ":"), ensure_ascii=False),
+                    native=native)
+
+
+def _attempt(value: str | None) -> int:
+    if value is None or not value.isdigit() or not 1 <= int(value) <= 11:
+        raise WebhookRejected(400, "attempt must be a number from 1 to 11")
+    return int(value)
+
+
+def _keys(request: WebhookRequest) -> str:
+    """The gathered keys: ``variables`` (JSON) of the fetchCallFlow request."""
+    raw = request.query.get("variables")
+    if not raw:
+        return ""
+    try:
+        found = json.loads(raw)
+    except ValueError:
+        raise WebhookRejected(400, "variables is not JSON") from None
+    keys = found.get(compile.KEYS_VARIABLE, "") if isinstance(found, dict) else ""
+    if not isinstance(keys, str) or len(keys) > 64 or not all(k in "0123456789*#" for k in keys):
+        raise WebhookRejected(400, "the gathered keys are not 0-9, * or #")
+    return keys
