@@ -173,6 +173,63 @@ def _gather(doc: _Flow, flow: Flow, gather: Gather, path: str, attempt: int) -> 
         "url": doc.links.node(path, on="gather", attempt=attempt)}})
 
 
+def inline(gather: Gather) -> bool:
+    """Whether a menu runs natively: one attempt (no re-prompt loop), no free input (say
+    cannot read variables), and no gather inside its branches."""
+    if gather.options is None or gather.retries or gather.variable is not None:
+        return False
+    branches = [*gather.options.values(), gather.no_input, gather.invalid]
+    return not any(isinstance(step, Gather) for branch in branches if branch is not None
+                   for step in branch.steps)
+
+
+def _menu(doc: _Flow, flow: Flow, gather: Gather, path: str) -> None:
+    """A menu MessageBird runs by itself: the keys jump to the option steps, each step
+    guarded by ``conditions`` on the gather's own variable; no key falls through to the
+    no-input branch. Then the flow goes on (every guarded step is skipped)."""
+    window = _seconds(gather.timeout, path, "a gather's timeout")
+    variable = f"{KEYS_VARIABLE}{len(doc.steps)}"  # its own: never a stale earlier value
+    jump = f"s{len(doc.steps)}-keys"
+    listen: dict[str, Any] = {"onKeypressGoto": jump, "onKeypressVar": variable,
+                              "maxNumKeys": gather.max_digits}
+    if gather.finish_on_key:
+        listen["endKey"] = gather.finish_on_key
+    here = join(path, "gather")
+    for index, prompt in enumerate(gather.prompt):
+        _prompt(doc, flow, prompt, join(here, "prompt", index), listen)
+    doc.add("pause", {"length": window}, **listen)
+    if gather.no_input is not None:
+        _guarded(doc, flow, gather.no_input.steps, join(here, "no_input"), [])
+    first = len(doc.steps)
+    assert gather.options is not None
+    for digits, branch in gather.options.items():
+        _guarded(doc, flow, branch.steps, join(here, "options", digits),
+                 [{"variable": variable, "operator": "==", "value": digits}])
+    if gather.invalid is not None:
+        _guarded(doc, flow, gather.invalid.steps, join(here, "invalid"),
+                 [{"variable": variable, "operator": "!=", "value": value}
+                  for value in ("", *gather.options)])
+    if first == len(doc.steps):
+        # No option has a step: the keys jump to a step that never runs (its condition
+        # cannot hold), and the flow goes on after it, as it does after any choice.
+        doc.add("pause", {"length": 0}, conditions=[
+            {"variable": variable, "operator": "==", "value": "\u0000"}])
+    doc.steps[first]["id"] = jump
+
+
+def _guarded(doc: _Flow, flow: Flow, steps: Iterable[Step], branch: str,
+             conditions: list[dict[str, str]]) -> None:
+    """A branch's steps, each run only when ``conditions`` hold (none: always)."""
+    for index, step in enumerate(steps):
+        start = len(doc.steps)
+        ended = _step(doc, flow, step, join(branch, "steps", index))
+        if conditions:
+            for added in doc.steps[start:]:
+                added["conditions"] = conditions
+        if ended:
+            return
+
+
 def _record(doc: _Flow, flow: Flow, record: Record, path: str) -> None:
     options: dict[str, Any] = {"maxLength": _seconds(record.max_length, path,
                                                      "a recording's max_length")}
@@ -207,6 +264,8 @@ def _step(doc: _Flow, flow: Flow, step: Step, path: str, attempt: int = 1) -> bo
     match step:
         case Say() | Play() | Pause():
             _prompt(doc, flow, step, path)
+        case Gather() if inline(step):
+            _menu(doc, flow, step, path)
         case Gather():
             _gather(doc, flow, step, path, attempt)
             return True
@@ -265,8 +324,9 @@ def gather_again(flow: Flow, path: str, links: Links, again: Reprompt,
 
 
 def needs_app(flow: Flow) -> bool:
-    """Whether the flow continues through the webhook app (it has a gather)."""
-    return any(isinstance(step, Gather) for _, step in flow.walk())
+    """Whether the flow continues through the webhook app (a gather it cannot run
+    inline: free input, re-prompts, nested menus)."""
+    return any(isinstance(step, Gather) and not inline(step) for _, step in flow.walk())
 
 
 def check(flow: Flow) -> None:
