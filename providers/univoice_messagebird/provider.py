@@ -93,10 +93,26 @@ class MessageBirdProvider(MessageBirdOperations):
             return []
         return events.parse(request)
 
-    def _links(self, context: Continuations, flow_id: str) -> compile.Links:
+    def called_number(self, request: WebhookRequest) -> str | None:
+        """``destination`` of the fetchCallFlow request (digits; E.164 with its '+')."""
+        number = request.query.get("destination", "")
+        return f"+{number}" if number.isdigit() else (number or None)
+
+    def inbound_call_flow(self, public_url: str) -> dict[str, Any]:
+        """The call flow to store at MessageBird and attach to numbers (``voice.flows``):
+        it fetches each inbound call's flow from the webhook app at ``public_url``."""
+        links = compile.Links(flow=f"{public_url.rstrip('/')}/univoice/{self.name}/flow/"
+                                   "inbound/", key=self._key())
+        return {"title": "univoice inbound",
+                "steps": [{"id": "s0", "action": "fetchCallFlow",
+                           "options": {"url": links.node("start", on="inbound")}}]}
+
+    def _key(self) -> str | None:
         key = self._settings.signing_key
-        return compile.Links(flow=context.flow_url(flow_id, ""),
-                             key=key.get_secret_value() if key else None)
+        return key.get_secret_value() if key else None
+
+    def _links(self, context: Continuations, flow_id: str) -> compile.Links:
+        return compile.Links(flow=context.flow_url(flow_id, ""), key=self._key())
 
     def render_continuation(self, flow: Flow, flow_id: str, node: str,
                             request: WebhookRequest, events: list[BaseEvent],

@@ -269,6 +269,10 @@ class Provider(ABC):
         """The document a callback expects back (BXML for a Bandwidth answer), or None."""
         return None
 
+    def called_number(self, request: WebhookRequest) -> str | None:
+        """The number an inbound call dialled, from a request for its first document."""
+        return None
+
     def render_continuation(self, flow: Flow, flow_id: str, node: str,
                             request: WebhookRequest, events: list[BaseEvent],
                             context: Continuations) -> Document:

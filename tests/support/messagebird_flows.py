@@ -111,10 +111,11 @@ def fit(flow: Flow) -> Flow:
 class InProcessMessageBird:
     """The webhook app and the interpreter in one process, without sockets."""
 
-    def __init__(self, store: str = "sqlite://:memory:") -> None:
+    def __init__(self, store: str = "sqlite://:memory:",
+                 inbound: dict[str, Flow] | None = None) -> None:
         self.provider = MessageBirdProvider(signing_key=SIGNING_KEY)
         self.app = VoiceApp(public_url="http://testserver", store=store,
-                            providers=[self.provider])
+                            providers=[self.provider], inbound=inbound)
         self.client = TestClient(self.app)
         self.context = self.app.continuations("messagebird")
         self.calls = 0
@@ -133,6 +134,16 @@ class InProcessMessageBird:
         setup = CallSetup(call_id=call_id or f"mb-{self.calls:08d}", from_=from_, to=to,
                           call_flow=start(flow, links),
                           webhook_url=self.context.events_url())
+        return run_call(setup, script, self.http)
+
+    def inbound(self, script: CalleeScript, *, from_: str = "+31612345678",
+                to: str = "+31201234567") -> CallRun:
+        """An inbound call to ``to``, running the call flow univoice stores at MessageBird
+        for its numbers (one fetchCallFlow to the app)."""
+        self.calls += 1
+        setup = CallSetup(call_id=f"mb-in-{self.calls:08d}", from_=from_, to=to,
+                          call_flow=self.provider.inbound_call_flow("http://testserver"),
+                          direction="incoming", webhook_url=self.context.events_url())
         return run_call(setup, script, self.http)
 
     def close(self) -> None:

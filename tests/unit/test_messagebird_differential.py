@@ -46,6 +46,25 @@ def test_the_portable_support_line_runs_alike(messagebird: InProcessMessageBird,
     same(messagebird, Flow.load(PORTABLE), script)
 
 
+def test_an_inbound_call_runs_the_flow_for_the_called_number() -> None:
+    flow = Flow.load(PORTABLE)
+    running = InProcessMessageBird(inbound={"+31201234567": flow})
+    try:
+        script = CalleeScript(keys=["3"])
+        run = running.inbound(script)
+        expected = simulate(flow, script, from_="+31612345678", to="+31201234567")
+        assert differences(expected, run.trace) == []
+        refused = running.inbound(script, to="+31209999999")  # no flow for that number
+        assert refused.trace.end_reason.value == "redirected"
+        fetched = next(url for url, _ in run.callbacks if "/flow/inbound/" in url)
+        token = fetched.split("token=")[1].split("&")[0]
+        assert running.client.get(fetched).status_code == 200
+        forged = running.client.get(fetched.replace(token, "0" * len(token)))
+        assert forged.status_code == 401
+    finally:
+        running.close()
+
+
 @st.composite
 def cases(draw: st.DrawFn) -> tuple[Flow, CalleeScript]:
     flow = fit(draw(flows(max_depth=2, max_steps=5)))

@@ -43,6 +43,9 @@ E = TypeVar("E", bound=BaseEvent)
 Handler = Callable[[Any], Any]
 MAX_BODY = 256 * 1024  # callbacks are small; anything larger is refused (413)
 PREFIX = "/univoice"
+# The flow id of ``{prefix}/{provider}/flow/inbound/start``: the flow answering the called
+# number, for providers that fetch an inbound call's first document (MessageBird).
+INBOUND = "inbound"
 
 
 class VoiceApp:
@@ -61,6 +64,7 @@ class VoiceApp:
         self._default_flow = default_flow
         self.store = open_store(store, ttl=event_ttl) if isinstance(store, str) else store
         self._providers = {p.name: p for p in providers or ()}
+        self._stored: set[str] = set()  # inbound flows already in the store
         self.max_body = max_body
         self._handlers: list[tuple[tuple[type[BaseEvent], ...], Handler]] = []
         self._app = Starlette(routes=[
@@ -156,6 +160,8 @@ class VoiceApp:
             await self._handle(provider.name, events)
             context = self.continuations(provider.name)
             flow_id, node = request.path_params["flow_id"], request.path_params["node"]
+            if flow_id == INBOUND:  # a provider pulling the first document of an inbound call
+                flow_id = await to_thread.run_sync(self._inbound_id, provider, hook, context)
             flow = await to_thread.run_sync(context.load_flow, flow_id)
             if flow is None:
                 return _refusal(404, f"no flow {flow_id!r} (unknown or expired)")
@@ -168,6 +174,21 @@ class VoiceApp:
         except StoreUnavailable:
             return _refusal(503, "the flow store is unavailable; try again later")
         return _document(document)
+
+    def _inbound_id(self, provider: Provider, hook: WebhookRequest,
+                    context: Continuations) -> str:
+        """Store the flow answering the called number (once per content) and name it."""
+        from univoice.hosting import flow_id
+
+        number = provider.called_number(hook)
+        flow = self.inbound_flow(number)
+        if flow is None:
+            raise WebhookRejected(404, f"no flow answers calls to {number}")
+        stored = flow_id(flow)
+        if stored not in self._stored:
+            context.save_flow(flow, stored)
+            self._stored.add(stored)
+        return stored
 
     async def _read(self, request: Request, provider: Provider, *,
                     body_optional: bool = False) -> WebhookRequest:
