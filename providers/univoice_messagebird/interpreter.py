@@ -276,7 +276,10 @@ class _Call:
                 self.window = bool(step.get("onKeypressGoto")) and not (
                     isinstance(following, dict) and following.get("onKeypressGoto")
                     == step.get("onKeypressGoto"))
-                self.step(step)
+                try:
+                    self.step(step)
+                except (ValueError, TypeError, KeyError):  # an option MessageBird would refuse
+                    raise _Ended(EndReason.FAILED, "failed") from None
             except _Jump as jump:
                 found = [i for i, s in enumerate(steps)
                          if isinstance(s, dict) and s.get("id") == jump.step_id]
