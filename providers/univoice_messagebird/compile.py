@@ -21,8 +21,9 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from univoice.errors import FlowIssue, FlowValidationError
 from univoice.flow.paths import join
@@ -70,12 +71,24 @@ class Links:
     key: str | None = field(default=None, repr=False)
 
     def node(self, path: str, **query: str | int) -> str:
-        url = self.flow + quote(path, safe=".")
-        params = {k: str(v) for k, v in query.items()}
-        if self.key is not None:
-            flow_id = self.flow.rstrip("/").rsplit("/", 1)[-1]
-            params["token"] = url_token(self.key, flow_id, path, params)
-        return f"{url}?{urlencode(params)}" if params else url
+        return _node(self, path, tuple((k, str(v)) for k, v in query.items()))
+
+
+@lru_cache(maxsize=4096)
+def _node(links: Links, path: str, query: tuple[tuple[str, str], ...]) -> str:
+    # The same flow's URLs recur on every call it serves: each is built (and signed) once.
+    url = links.flow + quote(path, safe=".")
+    params = dict(query)
+    if links.key is not None:
+        flow_id = links.flow.rstrip("/").rsplit("/", 1)[-1]
+        params["token"] = url_token(links.key, flow_id, path, params)
+    return f"{url}?{_query(params)}" if params else url
+
+
+def _query(params: Mapping[str, str]) -> str:
+    # Our values are words, numbers and hex tokens: encode only when one is not.
+    return "&".join(f"{k}={v}" if v.isalnum() else f"{k}={quote(v, safe='')}"
+                    for k, v in params.items())
 
 
 def url_token(key: str, flow_id: str, node: str, params: Mapping[str, str]) -> str:
@@ -157,7 +170,7 @@ def _gather(doc: _Flow, flow: Flow, gather: Gather, path: str, attempt: int) -> 
     """Prompts and an input window that listen for keys; the keys (or their absence) go
     to the app, which answers with what follows."""
     window = _seconds(gather.timeout, path, "a gather's timeout")
-    decide = f"s-{len(doc.steps)}-keys"
+    decide = f"s{len(doc.steps)}-keys"
     listen: dict[str, Any] = {"onKeypressGoto": decide, "onKeypressVar": KEYS_VARIABLE,
                               "maxNumKeys": gather.max_digits}
     if gather.finish_on_key:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 from pydantic import ValidationError
 
@@ -28,7 +29,9 @@ def format_path(loc: Iterable[str | int], prefix: str = "") -> str:
     return out
 
 
+@lru_cache(maxsize=8192)
 def join(path: str, *parts: str | int) -> str:
+    # Compilers and the simulator join the same few paths on every call they serve.
     return format_path(parts, path)
 
 

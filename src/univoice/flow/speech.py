@@ -14,11 +14,14 @@ from univoice.flow.rules import PLACEHOLDER
 
 def fill(text: str, variables: Mapping[str, str]) -> str:
     """``{name}`` read from gathered variables ("" when unset); ``{{``/``}}`` are braces."""
+    if "{" not in text and "}" not in text:
+        return text
+
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
         return match.group(0)[0] if name is None else variables.get(name, "")
 
-    return PLACEHOLDER.sub(value, text) if "{" in text or "}" in text else text
+    return PLACEHOLDER.sub(value, text)
 
 
 @lru_cache(maxsize=2048)

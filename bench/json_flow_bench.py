@@ -1,0 +1,108 @@
+"""Call-flow JSON benchmark: the reference IVR compiled to MessageBird call-flow JSON bytes,
+against building the same dicts by hand and ``json.dumps`` (the floor), in one run.
+
+    python bench/json_flow_bench.py            # human-readable
+    python bench/json_flow_bench.py --json     # for scripts
+    python bench/json_flow_bench.py --quick    # a few iterations (the smoke test)
+
+Target (issue "MessageBird adapter"): univoice within 2x of the floor. What univoice does
+per document is what the webhook app does per call: walk the already-loaded flow from its
+start position, build the steps (ids, listen options, conditions, URLs with tokens) and
+serialise. The reference is examples/support_ivr_portable.yaml (the support line as
+MessageBird can run it); both sides are checked to produce identical bytes first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from univoice.flow import Flow
+from univoice_messagebird import compile
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT / "examples" / "support_ivr_portable.yaml"
+LINKS = compile.Links(flow="https://voice.example.com/univoice/messagebird/flow/"
+                           "0123456789abcdef0123456789abcdef/", key="signing-key")
+
+
+def univoice_bytes(flow: Flow) -> bytes:
+    return json.dumps(compile.start(flow, LINKS), separators=(",", ":"),
+                      ensure_ascii=False).encode()
+
+
+def _url(extra: str) -> str:
+    params = {"on": "gather", "attempt": "1", **({"input": "none"} if extra else {})}
+    token = compile.url_token(LINKS.key or "", "0123456789abcdef0123456789abcdef",
+                              "steps[1]", params)
+    return f"{LINKS.flow}steps%5B1%5D?on=gather&attempt=1{extra}&token={token}"
+
+
+# A hand-written server signs its URLs once, not per call.
+NO_KEYS_URL, KEYS_URL = _url("&input=none"), _url("")
+
+
+def by_hand() -> bytes:
+    """The same call flow as a person would write it: literal dicts, then json.dumps."""
+    listen = {"onKeypressGoto": "s1-keys", "onKeypressVar": "digits", "maxNumKeys": 1}
+    voice = {"language": "en-US", "voice": "female"}
+    document = {"title": "Acme support line (portable)", "steps": [
+        {"id": "s0", "action": "say",
+         "options": {"payload": "Thank you for calling Acme.", **voice}},
+        {"id": "s1", "action": "say", **listen, "options": {
+            "payload": "For sales, press 1. For support, press 2. To leave a message, "
+                       "press 3.", **voice}},
+        {"id": "s2", "action": "pause", **listen, "options": {"length": 5}},
+        {"id": "s3", "action": "fetchCallFlow", "options": {"url": NO_KEYS_URL}},
+        {"id": "s1-keys", "action": "fetchCallFlow", "options": {"url": KEYS_URL}},
+    ]}
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def median_us(fn: Callable[[], object], repeat: int, inner: int) -> float:
+    fn()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        samples.append((time.perf_counter() - start) / inner * 1e6)
+    return statistics.median(samples)
+
+
+def run(quick: bool) -> dict[str, Any]:
+    flow = Flow.load(REFERENCE)
+    mine, floor = univoice_bytes(flow), by_hand()
+    if json.loads(mine) != json.loads(floor):
+        raise SystemExit("the hand-built call flow differs from univoice's: not comparable")
+    repeat, inner = (3, 20) if quick else (15, 400)
+    ours = median_us(lambda: univoice_bytes(flow), repeat, inner)
+    hand = median_us(by_hand, repeat, inner)
+    return {"rows": [
+        {"what": "support line -> call-flow JSON bytes", "univoice_us": round(ours, 1),
+         "floor_us": round(hand, 1), "ratio": round(ours / hand, 2), "target": "<= 2x"},
+    ], "bytes": len(mine)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    result = run(args.quick)
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(f"{'measured':40} {'univoice':>10} {'floor':>10} {'ratio':>7}  target")
+    for row in result["rows"]:
+        print(f"{row['what']:40} {row['univoice_us']:>8.1f}us {row['floor_us']:>8.1f}us "
+              f"{row['ratio']:>6.2f}x  {row['target']}")
+
+
+if __name__ == "__main__":
+    main()
