@@ -9,6 +9,7 @@ No object here shows a credential: reprs name the class only, and errors carry n
 from __future__ import annotations
 
 import base64
+import re
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Generator
@@ -36,6 +37,9 @@ TOKEN_OPERATION = "oauth2.token"
 REFRESH_MARGIN = 60.0
 # When the token answer gives no expires_in (RFC 6749 only recommends it).
 DEFAULT_LIFETIME = 300.0
+# What a bearer token may hold: visible ASCII (RFC 6750's b64token is a subset; laxer, so a
+# provider's unusual but harmless characters still pass).
+_TOKEN_CHARS = re.compile(r"[\x21-\x7e]+")
 
 
 def _basic(user: str, password: str) -> str:
@@ -64,22 +68,33 @@ class OAuth2ClientCredentials(httpx.Auth):
 
     httpx drives ``sync_auth_flow`` / ``async_auth_flow``: the token request is yielded
     through the same client (and so the same transport, proxies and cassettes) as the API
-    request. ``auth_flow`` is for callers that take only the first request an auth yields
-    (univoice's aiohttp sender): it fetches a missing token itself, blocking, so that
-    first request is already authorized.
+    request. univoice's aiohttp sender drives ``async_auth_flow`` the same way (its
+    ``multi_step`` marker says so; see ``univoice.aiohttp_sender.drives_async_flow``), so
+    an ``AsyncVoice`` fetches and renews tokens without blocking its event loop.
+    ``auth_flow`` is for callers that take only the first request an auth yields: it
+    fetches a missing token itself, blocking, so that first request is already authorized.
 
     Concurrent first requests may each fetch a token; the last one wins. Harmless: every
     token fetched is valid.
     """
 
+    # Needs its whole flow driven (a token request, a renewal after a 401): see above.
+    multi_step = True
+
     def __init__(self, client_id: str, client_secret: str, token_url: str, *,
                  clock: Callable[[], float] = time.monotonic,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None,
+                 on_token: Callable[[str], None] | None = None) -> None:
         self._basic = _basic(client_id, client_secret)
         self._token_url = token_url
         self._clock = clock
         self._transport = transport  # for the blocking fetch in auth_flow (tests)
-        self._redactor = Redactor([client_secret])
+        # The Basic token too: a refusal that echoes the request's Authorization header
+        # would otherwise show client_id:client_secret, base64-encoded.
+        self._redactor = Redactor([client_secret, basic_token(client_id, client_secret)])
+        # Told every token fetched: the provider's redaction must mask it (an API may echo
+        # the bearer token in an error), and it is not a setting the transport knows of.
+        self._on_token = on_token
         self._token: str | None = None
         self._renew_at = 0.0
         self._lock = threading.Lock()
@@ -114,10 +129,20 @@ class OAuth2ClientCredentials(httpx.Auth):
             raise ProviderError("the OAuth2 token answer has no bearer access_token",
                                 provider=PROVIDER, operation=TOKEN_OPERATION,
                                 status=response.status_code)
+        if not _TOKEN_CHARS.fullmatch(token.strip()):
+            # Not a header value (control characters, CR/LF, spaces, non-ASCII): sending it
+            # would inject headers, and the HTTP library's refusal quotes the header as
+            # bytes, a form the redactor does not know. Refused here, unseen.
+            raise ProviderError("the OAuth2 token answer's access_token is not a valid "
+                                "bearer token (RFC 6750: visible ASCII only)",
+                                provider=PROVIDER, operation=TOKEN_OPERATION,
+                                status=response.status_code)
         lifetime = body.get("expires_in") if isinstance(body, dict) else None
         seconds = (float(lifetime) if isinstance(lifetime, int | float)
                    and not isinstance(lifetime, bool) and lifetime > 0 else DEFAULT_LIFETIME)
         now = self._clock()
+        if self._on_token is not None:
+            self._on_token(token.strip())  # before any request carries it
         self._token = token.strip()
         self._renew_at = now + seconds - min(REFRESH_MARGIN, seconds / 2)
         self.fetches += 1
@@ -209,15 +234,22 @@ class OAuth2ClientCredentials(httpx.Auth):
                 self.accept(client.send(self.token_request()))
 
 
-def api_auth(settings: BandwidthSettings) -> httpx.Auth:
+def basic_token(user: str, password: str) -> str:
+    """The base64 ``user:password`` an HTTP Basic header carries (to redact it too)."""
+    return _basic(user, password).split(" ", 1)[1]
+
+
+def api_auth(settings: BandwidthSettings, *,
+             on_token: Callable[[str], None] | None = None) -> httpx.Auth:
     """The auth the settings configure: OAuth2 client credentials, else an API user.
+    ``on_token`` is told each OAuth2 access token fetched (for redaction).
 
     ``ConfigError`` (naming the settings, never their values) when there is neither.
     """
     if settings.client_id is not None and settings.client_secret is not None:
         return OAuth2ClientCredentials(settings.client_id,
                                        settings.client_secret.get_secret_value(),
-                                       str(settings.token_url))
+                                       str(settings.token_url), on_token=on_token)
     if settings.username is not None and settings.password is not None:
         return BasicAuth(settings.username, settings.password.get_secret_value())
     raise ConfigError(

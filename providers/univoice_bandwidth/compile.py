@@ -18,12 +18,21 @@ answered leg when the step records); conference -> Conference (record: StartReco
 StopRecording around it); send_digits -> SendDtmf; redirect -> Redirect; hangup -> Hangup.
 Every callback URL univoice hands out carries the callback credentials; a redirect to a
 user's own URL never does.
+
+A document served for a flow object seen before is not built again: the first one built
+from a position (or the start) is kept per flow as a template whose only holes are the
+``Links`` values, and later calls fill them in (``_served``). Documents whose text reads
+gathered variables, and ``Links`` values XML would escape, are always built.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+import re
+import secrets
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
@@ -31,7 +40,7 @@ from lxml import etree
 
 from univoice.errors import FlowIssue, FlowValidationError
 from univoice.flow.paths import join
-from univoice.flow.positions import Entry, Positions, Reprompt
+from univoice.flow.positions import Entry, Positions, Reprompt, Run
 from univoice.flow.speech import fill, spoken
 from univoice.flow.steps import (
     Conference,
@@ -82,31 +91,46 @@ class Links:
     password: str | None = None
 
     def node(self, path: str, **query: str | int) -> str:
-        url = self.flow + quote(path, safe=".")
-        return f"{url}?{urlencode(query)}" if query else url
+        return self.flow + _node_suffix(path, tuple(query.items()))
 
     def credentials(self) -> dict[str, str]:
+        return dict(self._credentials)
+
+    @cached_property
+    def _credentials(self) -> dict[str, str]:  # shared: never to be changed
         if self.username is None or self.password is None:
             return {}
         return {"username": self.username, "password": self.password}
 
 
-@dataclass
+@lru_cache(maxsize=4096)
+def _node_suffix(path: str, query: tuple[tuple[str, str | int], ...]) -> str:
+    """A node URL after the flow's prefix: the quoted path and its query."""
+    url = quote(path, safe=".")
+    return f"{url}?{urlencode(query)}" if query else url
+
+
 class _Document:
     """One BXML document being built, with a running estimate of its size."""
 
-    links: Links
-    variables: Mapping[str, str]
-    root: etree._Element = field(default_factory=lambda: etree.Element("Response"))
-    size: int = 64
+    __slots__ = ("credentials", "links", "root", "size", "variables")
+
+    def __init__(self, links: Links, variables: Mapping[str, str]) -> None:
+        self.links, self.variables = links, variables
+        self.credentials = links._credentials
+        self.root = etree.Element("Response")
+        self.size = 64
 
     def add(self, tag: str, attributes: dict[str, str] | None = None, text: str | None = None,
             parent: etree._Element | None = None) -> etree._Element:
         element = etree.SubElement(self.root if parent is None else parent, tag,
-                                   attributes or {})
+                                   attributes or _NO_ATTRIBUTES)
         if text is not None:
             element.text = text
         return element
+
+
+_NO_ATTRIBUTES: dict[str, str] = {}
 
 
 def _invalid(path: str, message: str) -> FlowValidationError:
@@ -183,7 +207,7 @@ def _gather(doc: _Document, flow: Flow, gather: Gather, path: str, attempt: int)
                   "interDigitTimeout": timeout}
     if gather.finish_on_key:
         attributes["terminatingDigits"] = gather.finish_on_key
-    element = doc.add("Gather", {**attributes, **doc.links.credentials()})
+    element = doc.add("Gather", {**attributes, **doc.credentials})
     for index, prompt in enumerate(gather.prompt):
         _prompt(doc, flow, prompt, join(path, "gather", "prompt", index), element)
     if len(element) > bxml.MAX_PROMPTS:
@@ -209,7 +233,7 @@ def _record(doc: _Document, flow: Flow, record: Record, path: str) -> None:
         if language != "en":
             attributes["detectLanguage"] = "true"
         attributes["transcriptionAvailableUrl"] = doc.links.events
-    doc.add("Record", {**attributes, **doc.links.credentials()})
+    doc.add("Record", {**attributes, **doc.credentials})
 
 
 def _transfer(doc: _Document, transfer: Transfer, path: str) -> None:
@@ -217,7 +241,7 @@ def _transfer(doc: _Document, transfer: Transfer, path: str) -> None:
         raise _invalid(path, f"a transfer rings at most {bxml.MAX_TRANSFER_TARGETS} targets")
     if transfer.timeout < 1:
         raise _invalid(path, "a transfer rings for at least 1 second")
-    credentials = doc.links.credentials()
+    credentials = doc.credentials
     attributes = {"callTimeout": _number(transfer.timeout)}
     if transfer.caller_id:
         attributes["transferCallerId"] = transfer.caller_id
@@ -235,7 +259,7 @@ def _conference(doc: _Document, flow: Flow, conference: Conference, path: str) -
     if conference.record and flow.record:
         raise _invalid(path, "records one recording of a call at a time, and the whole "
                              "call is already being recorded (flow.record)")
-    credentials = doc.links.credentials()
+    credentials = doc.credentials
     if conference.record:
         doc.add("StartRecording", {"recordingAvailableUrl": doc.links.events, **credentials})
     attributes = {"conferenceEventUrl": doc.links.events}
@@ -298,14 +322,28 @@ def _estimate(step: Step) -> int:
 def render(flow: Flow, entries: Iterable[Entry], links: Links,
            variables: Mapping[str, str] | None = None, *, record_call: bool = False) -> bytes:
     """The document running ``entries`` (until control leaves it), as UTF-8 bytes."""
-    doc = _Document(links, variables or {})
+    if isinstance(entries, Run) and entries.fresh and entries.flow is flow:
+        # A run of this flow not read yet: where it starts names it (see Run).
+        first = entries.start
+
+        def build(links: Links, variables: Mapping[str, str]) -> bytes:
+            runs = () if first is None else Positions(flow).run_from(first)
+            return _render(flow, runs, links, variables, record_call)
+
+        return _served(flow, ("run", first, record_call), links, variables or {}, build)
+    return _render(flow, entries, links, variables or {}, record_call)
+
+
+def _render(flow: Flow, entries: Iterable[Entry], links: Links, variables: Mapping[str, str],
+            record_call: bool) -> bytes:
+    doc = _Document(links, variables)
     if record_call:
         doc.add("StartRecording", {"recordingAvailableUrl": links.events,
-                                   **links.credentials()})
+                                   **doc.credentials})
     for emitted, (path, step) in enumerate(entries):
         estimate = _estimate(step)
         if emitted and doc.size + estimate > BUDGET:
-            doc.add("Redirect", {"redirectUrl": links.node(path), **links.credentials()})
+            doc.add("Redirect", {"redirectUrl": links.node(path), **doc.credentials})
             break
         if estimate > BUDGET:
             raise _invalid(path, f"a document holds at most {bxml.MAX_DOCUMENT} bytes; "
@@ -327,12 +365,14 @@ def serialize(root: etree._Element) -> bytes:
 
 def start(flow: Flow, links: Links, *, machine: bool = False) -> bytes:
     """The first document of a call (``machine``: an answering machine answered)."""
-    positions = Positions(flow)
-    runs = positions.start(machine=machine)
-    if machine and flow.machine_detection is not None and \
-            flow.machine_detection.on_machine is None:
-        return render(flow, [("machine_detection", Hangup())], links)
-    return render(flow, runs, links, record_call=flow.record)
+    def build(links: Links, variables: Mapping[str, str]) -> bytes:
+        runs = Positions(flow).start(machine=machine)
+        if machine and flow.machine_detection is not None and \
+                flow.machine_detection.on_machine is None:
+            return _render(flow, [("machine_detection", Hangup())], links, variables, False)
+        return _render(flow, runs, links, variables, flow.record)
+
+    return _served(flow, ("start", machine), links, {}, build)
 
 
 def gather_again(flow: Flow, path: str, links: Links, again: Reprompt,
@@ -341,9 +381,13 @@ def gather_again(flow: Flow, path: str, links: Links, again: Reprompt,
     step = Positions(flow).step(path)
     if not isinstance(step, Gather):
         raise KeyError(path)
-    doc = _Document(links, variables)
-    _gather(doc, flow, step, path, again.attempt)
-    return serialize(doc.root)
+
+    def build(links: Links, variables: Mapping[str, str]) -> bytes:
+        doc = _Document(links, variables)
+        _gather(doc, flow, step, path, again.attempt)
+        return serialize(doc.root)
+
+    return _served(flow, ("again", path, again.attempt), links, variables, build)
 
 
 def answered_leg(flow: Flow, path: str, links: Links) -> bytes:
@@ -354,8 +398,108 @@ def answered_leg(flow: Flow, path: str, links: Links) -> bytes:
     doc = _Document(links, {})
     if step.record:
         doc.add("StartRecording", {"recordingAvailableUrl": links.events,
-                                   **links.credentials()})
+                                   **doc.credentials})
     return serialize(doc.root)
+
+
+# Served documents, kept per flow ----------------------------------------------------------
+#
+# A document depends on the flow, where it starts, the variables its text reads and the
+# ``Links``. Built once with a marker in place of each ``Links`` value, it is a template:
+# the bytes lxml wrote, holes where the markers were. Filling the holes gives the bytes
+# lxml would write for real values, as long as XML writes those values as they are
+# (printable ASCII but ``"&<>``); other values, and documents that read variables, are
+# built every time.
+
+Build = Callable[[Links, Mapping[str, str]], bytes]
+_MARK = f"univoice-{secrets.token_hex(8)}"  # this process's marker: no document holds it
+_HOLES = {"flow": b"f", "events": b"e", "username": b"u", "password": b"p"}
+_MARKED = Links(**{name: f"{{{_MARK}-{hole.decode()}}}" for name, hole in _HOLES.items()})
+_MARKED_BARE = Links(flow=_MARKED.flow, events=_MARKED.events)  # no credentials
+_MARKER = re.compile(rb"\{" + _MARK.encode() + rb"-([fepu])\}")
+_AS_IS = re.compile(r"[ !#-%'-;=?-~]*").fullmatch  # what XML attributes hold unescaped
+_FILLS: dict[tuple[str, str, str | None, str | None], dict[bytes, bytes] | None] = {}
+_TEMPLATES: dict[int, tuple[weakref.ref[Flow], dict[tuple[object, ...], bytes | None]]] = {}
+
+
+class _Reads(dict[str, str]):
+    """No variables, noting whether the document asked for one."""
+
+    read = False
+
+    def get(self, key: str, default: str | None = None) -> str:  # type: ignore[override]
+        self.read = True
+        return ""
+
+
+def _holes(links: Links) -> dict[bytes, bytes] | None:
+    """What fills each hole for ``links``; None when XML would escape a value."""
+    key = (links.flow, links.events, links.username, links.password)
+    try:
+        return _FILLS[key]
+    except KeyError:
+        pass
+    flow, events, username, password = key
+    values: dict[bytes, bytes] | None
+    if not (_AS_IS(flow) and _AS_IS(events)):
+        values = None
+    else:
+        values = {b"f": flow.encode(), b"e": events.encode()}
+        if username is not None and password is not None:
+            if _AS_IS(username) and _AS_IS(password):
+                values[b"u"], values[b"p"] = username.encode(), password.encode()
+            else:
+                values = None
+    if len(_FILLS) >= 1024:  # one entry per flow id (and settings) seen lately
+        _FILLS.clear()
+    _FILLS[key] = values
+    return values
+
+
+def _served(flow: Flow, key: tuple[object, ...], links: Links, variables: Mapping[str, str],
+            build: Build) -> bytes:
+    """``build(links, variables)``, from this flow's template for ``key`` when it has one."""
+    values = _holes(links)
+    if values is None:
+        return build(links, variables)
+    templates = _templates(flow)
+    key = (*key, b"u" in values)  # with credentials or without: other holes
+    try:
+        template = templates[key]
+    except KeyError:  # not tried yet
+        template = templates[key] = _template(build, b"u" in values)
+    if template is None:
+        return build(links, variables)
+    return template % values
+
+
+def _template(build: Build, credentials: bool) -> bytes | None:
+    """The document ``build`` makes, its ``Links`` values as %-holes; None if it reads a
+    variable or cannot be built (building it again raises the error)."""
+    reads = _Reads()
+    try:
+        body = build(_MARKED if credentials else _MARKED_BARE, reads)
+    except FlowValidationError:
+        return None
+    if reads.read:
+        return None
+    return _MARKER.sub(rb"%(\1)b", body.replace(b"%", b"%%"))
+
+
+def _templates(flow: Flow) -> dict[tuple[object, ...], bytes | None]:
+    """The templates of a flow object, kept while it lives (flows are immutable)."""
+    key = id(flow)
+    kept = _TEMPLATES.get(key)
+    if kept is not None and kept[0]() is flow:
+        return kept[1]
+    templates: dict[tuple[object, ...], bytes | None] = {}
+
+    def forget(ref: weakref.ref[Flow], key: int = key) -> None:
+        if (entry := _TEMPLATES.get(key)) is not None and entry[0] is ref:
+            del _TEMPLATES[key]
+
+    _TEMPLATES[key] = (weakref.ref(flow, forget), templates)
+    return templates
 
 
 def check(flow: Flow) -> None:

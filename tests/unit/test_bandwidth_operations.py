@@ -308,7 +308,11 @@ def test_no_secret_in_reprs() -> None:
              repr(provider().auth()), repr(Voice(oauth))]
     for text in shown:
         assert not any(secret in text for secret in SECRETS), text
-    assert set(oauth.secrets()) == {CLIENT_SECRET, CALLBACK_PASSWORD}
+    # The settings' secrets, and each pair's HTTP Basic token (an echoed Authorization
+    # header is masked too); tokens join as they are fetched.
+    assert set(oauth.secrets()) == {CLIENT_SECRET, CALLBACK_PASSWORD, base64.b64encode(
+        f"client:{CLIENT_SECRET}".encode()).decode(), base64.b64encode(
+        f"u:{CALLBACK_PASSWORD}".encode()).decode()}
 
 
 def test_no_secret_in_errors_or_the_raw_body() -> None:
