@@ -8,7 +8,9 @@ the same store.
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -19,6 +21,9 @@ if TYPE_CHECKING:
 
 
 InboundFlows = Callable[[str | None], "Flow | None"]
+MAX_PARSED = 256
+_PARSED: OrderedDict[str, Flow] = OrderedDict()  # content-addressed flows, parsed
+_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -43,10 +48,27 @@ class Continuations:
         return flow_id
 
     def load_flow(self, flow_id: str) -> Flow | None:
+        """The stored flow. One stored under its content digest (as calls' flows are)
+        cannot change, so it is parsed once per process: validating a flow costs far more
+        than serving its next document."""
         from univoice.flow import Flow
+        from univoice.hosting import flow_id as digest
 
+        with _LOCK:  # documents are rendered in worker threads
+            cached = _PARSED.get(flow_id)
+            if cached is not None:
+                _PARSED.move_to_end(flow_id)
+                return cached
         document = self.store.get_flow(flow_id)
-        return None if document is None else Flow.from_dict(document)
+        if document is None:
+            return None
+        flow = Flow.from_dict(document)
+        if digest(flow) == flow_id:
+            with _LOCK:
+                _PARSED[flow_id] = flow
+                if len(_PARSED) > MAX_PARSED:
+                    _PARSED.popitem(last=False)
+        return flow
 
     def call_state(self, call_id: str) -> dict[str, Any]:
         state: dict[str, Any] = self.store.get_state(self._key(call_id)) or {}
