@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from univoice import Flow, Voice
+from univoice.capabilities import Resource
 from univoice.errors import InvalidArguments, NotFound, UnivoiceError, UnsupportedFeature
 from univoice.models import CallStatus, Recording
 
@@ -48,6 +49,10 @@ class ResourceContract:
     # recordings/{rid}; no lookup by recording id alone): a recording given by id must come
     # with its call_id, and without one the client refuses before any request.
     recordings_need_call_id: ClassVar[bool] = False
+    # True where hanging up removes the call resource (MessageBird: DELETE /calls/{id} is
+    # its only hang-up, "hanging up all active legs and removing the call resource"): the
+    # call is then not found, rather than found completed.
+    hangup_removes_call: ClassVar[bool] = False
     voice: Voice
     advance: Callable[[float], None]
 
@@ -92,6 +97,17 @@ class ResourceContract:
             return
         assert [c.id for c in self.voice.calls.list(tag="find-me")] == [call.id]
 
+    def _lacks(self, resource: Resource) -> bool:
+        """Whether the provider declares it lacks ``resource``; the contract then holds it to
+        refusing with UnsupportedFeature before any request (see ``_refuses``)."""
+        return resource not in self.voice.provider.capabilities.resources
+
+    def _refuses(self, action: Callable[[], object]) -> None:
+        before = len(self.sent())
+        with pytest.raises(UnsupportedFeature):
+            action()
+        assert len(self.sent()) == before
+
     def _refuses_filter(self, **filters: Any) -> None:
         before = len(self.sent())
         with pytest.raises((UnsupportedFeature, InvalidArguments)):
@@ -103,12 +119,19 @@ class ResourceContract:
         self.advance(10)
         assert self.voice.calls.get(call.id).status == CallStatus.IN_PROGRESS
         self.voice.calls.hangup(call.id)
+        if self.hangup_removes_call:
+            with pytest.raises(NotFound):
+                self.voice.calls.get(call.id)
+            return
         ended = self.voice.calls.get(call.id)
         assert ended.status == CallStatus.COMPLETED and ended.finished
 
     def test_update_moves_a_live_call_to_a_new_flow(self) -> None:
         call = self.voice.calls.create(TO, FROM, flow=LONG_CALL)
         self.advance(10)
+        if self._lacks(Resource.CALLS_UPDATE):
+            self._refuses(lambda: self.voice.calls.update(call.id, flow=VOICEMAIL))
+            return
         moved = self.voice.calls.update(call.id, flow=VOICEMAIL)
         assert moved.id == call.id
         self.advance(600)
@@ -156,6 +179,9 @@ class ResourceContract:
     def test_transcription_delete_then_not_found(self) -> None:
         rec = self._recorded()
         assert self.voice.transcriptions.text(rec)
+        if self._lacks(Resource.TRANSCRIPTIONS_DELETE):
+            self._refuses(lambda: self.voice.transcriptions.delete(rec))
+            return
         self.voice.transcriptions.delete(rec)
         with pytest.raises(NotFound):
             self.voice.transcriptions.get(rec)
