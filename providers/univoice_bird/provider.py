@@ -25,7 +25,8 @@ MISSING = (Feature.CONFERENCE, Feature.CONFERENCE_MUTED, Feature.CONFERENCE_HOLD
            Feature.GATHER_NESTED_MENU, Feature.GATHER_FREE_INPUT, Feature.GATHER_RETRIES,
            Feature.TRANSFER_NO_ANSWER, Feature.FLOW_MACHINE_DETECTION)
 RESOURCES = (Resource.CALLS_CREATE, Resource.CALLS_GET, Resource.CALLS_LIST,
-             Resource.CALLS_UPDATE, Resource.CALLS_HANGUP, Resource.RECORDINGS_GET,
+             Resource.CALLS_UPDATE, Resource.CALLS_HANGUP, Resource.RECORDINGS_LIST,
+             Resource.RECORDINGS_GET,
              Resource.RECORDINGS_DOWNLOAD)
 NOTES: dict[Feature | Resource, str] = {
     Feature.CONFERENCE: "the Voice API has no conference command",
