@@ -29,6 +29,10 @@ Re-recording against a live account (see also cassettes/README.md)::
 
     UNIVOICE_RECORD=1 BANDWIDTH_ACCOUNT_ID=... BANDWIDTH_USERNAME=... BANDWIDTH_PASSWORD=... \\
         BANDWIDTH_APPLICATION_ID=... python -m pytest tests/contract -k bandwidth
+    # or, with an OAuth2 client instead of an API user:
+    UNIVOICE_RECORD=1 BANDWIDTH_ACCOUNT_ID=... BANDWIDTH_CLIENT_ID=... \\
+        BANDWIDTH_CLIENT_SECRET=... BANDWIDTH_APPLICATION_ID=... \\
+        python -m pytest tests/contract -k bandwidth
     UNIVOICE_RECORD=1 MESSAGEBIRD_ACCESS_KEY=... python -m pytest tests/contract -k messagebird
     UNIVOICE_RECORD=1 BIRD_ACCESS_KEY=... BIRD_WORKSPACE_ID=... BIRD_CHANNEL_ID=... \\
         python -m pytest tests/contract -k bird
@@ -46,7 +50,13 @@ What never reaches a cassette (applied at record time by ``before_record_request
       token, accessKey, signingKey, ... at any depth, in request and response bodies), query
       parameters, form fields and XML (BXML) attributes so named -> ``<redacted>``;
     * the values of the provider's secret environment variables (and their URL-encoded and
-      Basic-auth forms), wherever they appear -> ``<redacted>``;
+      Basic-auth forms), wherever they appear -> ``<redacted>``; so are bearer tokens seen
+      in a request's ``Authorization`` header (an OAuth2 access token is known only once
+      fetched);
+    * OAuth2 token exchanges (``PROFILES[provider].token_paths``) -> not recorded at all:
+      not an operation of the provider's spec, and their answer is a credential. They go
+      to the network only while recording (replays use the HTTP Basic credentials, so
+      they never fetch a token);
     * account / workspace / channel ids and phone numbers taken from the environment ->
       the provider's placeholders (``PROFILES[provider].placeholders``), in URIs, headers and
       bodies, so replays work without the real values.
@@ -113,8 +123,14 @@ class ProviderProfile:
     secrets: tuple[str, ...] = ()
     # The variables a recording session needs (the rest are optional).
     required: tuple[str, ...] = ()
-    # (username variable, password variable) when the API uses HTTP Basic auth.
-    basic_auth: tuple[str, str] | None = None
+    # Alternative credential kinds (e.g. an API user, an OAuth2 client): a recording session
+    # needs every variable of at least one; replays use the first (with dummy values).
+    credentials: tuple[tuple[str, ...], ...] = ()
+    # (user variable, secret variable) pairs sent as HTTP Basic auth (the API user's, the
+    # OAuth2 client's at the token endpoint): their base64 token is scrubbed too.
+    basic_auth: tuple[tuple[str, str], ...] = ()
+    # Paths of OAuth2 token endpoints: exchanges with them are never recorded.
+    token_paths: tuple[str, ...] = ()
 
 
 PROFILES: dict[str, ProviderProfile] = {
@@ -128,10 +144,15 @@ PROFILES: dict[str, ProviderProfile] = {
             "BANDWIDTH_FROM_NUMBER": "+19195550100",
             "BANDWIDTH_TO_NUMBER": "+19195550199",
         },
-        secrets=("BANDWIDTH_USERNAME", "BANDWIDTH_PASSWORD"),
-        required=("BANDWIDTH_ACCOUNT_ID", "BANDWIDTH_USERNAME", "BANDWIDTH_PASSWORD",
-                  "BANDWIDTH_APPLICATION_ID"),
-        basic_auth=("BANDWIDTH_USERNAME", "BANDWIDTH_PASSWORD"),
+        secrets=("BANDWIDTH_USERNAME", "BANDWIDTH_PASSWORD", "BANDWIDTH_CLIENT_ID",
+                 "BANDWIDTH_CLIENT_SECRET"),
+        required=("BANDWIDTH_ACCOUNT_ID", "BANDWIDTH_APPLICATION_ID"),
+        # An API user (HTTP Basic) or an OAuth2 client (client credentials grant).
+        credentials=(("BANDWIDTH_USERNAME", "BANDWIDTH_PASSWORD"),
+                     ("BANDWIDTH_CLIENT_ID", "BANDWIDTH_CLIENT_SECRET")),
+        basic_auth=(("BANDWIDTH_USERNAME", "BANDWIDTH_PASSWORD"),
+                    ("BANDWIDTH_CLIENT_ID", "BANDWIDTH_CLIENT_SECRET")),
+        token_paths=("/api/v1/oauth2/token",),
     ),
     "messagebird": ProviderProfile(
         name="messagebird",
@@ -206,12 +227,15 @@ def provider_env(provider: str, environ: Mapping[str, str] | None = None) -> dic
     """The provider's settings for a test: real values from the environment when present,
     placeholders (or obvious dummies for secrets) otherwise, so replays need no account.
 
-    When recording, every required variable must be set.
+    When recording, every required variable must be set, and every variable of one of the
+    provider's credential kinds (``credentials_in_use`` says which).
     """
     prof = profile(provider)
     env = os.environ if environ is None else environ
     if recording(env):
         missing = [v for v in prof.required if not env.get(v)]
+        if prof.credentials and not _complete(prof, env):
+            missing.append(" or ".join(" and ".join(group) for group in prof.credentials))
         if missing:
             raise RuntimeError(f"recording {provider} cassettes needs {', '.join(missing)}")
     values: dict[str, str] = {}
@@ -220,6 +244,24 @@ def provider_env(provider: str, environ: Mapping[str, str] | None = None) -> dic
     for var in prof.secrets:
         values[var] = env.get(var) or f"test-{var.lower().replace('_', '-')}"
     return values
+
+
+def _complete(prof: ProviderProfile, env: Mapping[str, str]) -> tuple[str, ...] | None:
+    return next((group for group in prof.credentials if all(env.get(v) for v in group)),
+                None)
+
+
+def credentials_in_use(provider: str, environ: Mapping[str, str] | None = None
+                       ) -> tuple[str, ...]:
+    """The credential variables a test authenticates with: while recording, the first
+    kind fully set in the environment; when replaying, the first kind (a replay matches
+    requests whatever their credentials, and the first kind needs no token exchange)."""
+    prof = profile(provider)
+    env = os.environ if environ is None else environ
+    if not prof.credentials:
+        return ()
+    found = _complete(prof, env) if recording(env) else None
+    return found or prof.credentials[0]
 
 
 # Scrubbing ---------------------------------------------------------------------------------
@@ -238,11 +280,15 @@ def _variants(value: str) -> list[str]:
 class Scrubber:
     """Removes one provider's credentials and real ids from requests, responses, cassettes.
 
-    ``environ`` defaults to ``os.environ`` read at construction.
+    ``environ`` defaults to ``os.environ`` read at construction. ``skip_tokens``: leave
+    OAuth2 token exchanges out of the cassette (they then reach the network: only while
+    recording).
     """
 
-    def __init__(self, provider: str, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(self, provider: str, environ: Mapping[str, str] | None = None, *,
+                 skip_tokens: bool = False) -> None:
         self.profile = profile(provider)
+        self.skip_tokens = skip_tokens
         env = os.environ if environ is None else environ
         pairs: dict[str, str] = {}
         for var, placeholder in self.profile.placeholders.items():
@@ -255,17 +301,29 @@ class Scrubber:
                 # E.164 numbers also travel without their "+" (MessageBird, some queries).
                 pairs.setdefault(real[1:], placeholder.lstrip("+"))
         secrets = [env.get(var) or "" for var in self.profile.secrets]
-        if self.profile.basic_auth:
-            user, password = (env.get(v) or "" for v in self.profile.basic_auth)
+        for user_var, password_var in self.profile.basic_auth:
+            user, password = env.get(user_var) or "", env.get(password_var) or ""
             if user and password:
                 secrets.append(base64.b64encode(f"{user}:{password}".encode()).decode())
         for secret in secrets:
             if len(secret) >= MIN_SECRET_LENGTH:
                 for variant in _variants(secret):
                     pairs[variant] = REDACTED
+        self._pairs = pairs
+        self.replacements: list[tuple[str, str]] = []
+        self._sort()
+
+    def _sort(self) -> None:
         # Longest first, so a value that contains another is replaced whole.
-        self.replacements: list[tuple[str, str]] = sorted(
-            pairs.items(), key=lambda item: len(item[0]), reverse=True)
+        self.replacements = sorted(self._pairs.items(), key=lambda item: len(item[0]),
+                                   reverse=True)
+
+    def learn(self, secret: str) -> None:
+        """Scrub ``secret`` from now on (a credential known only at run time: a token)."""
+        if len(secret) >= MIN_SECRET_LENGTH and secret not in self._pairs:
+            for variant in _variants(secret):
+                self._pairs[variant] = REDACTED
+            self._sort()
 
     # Values -------------------------------------------------------------------------------
 
@@ -366,8 +424,15 @@ class Scrubber:
 
     # vcrpy hooks ----------------------------------------------------------------------------
 
-    def before_record_request(self, request: VcrRequest) -> VcrRequest:
-        """vcrpy ``before_record_request``: runs on a copy of every request, recorded or live."""
+    def before_record_request(self, request: VcrRequest) -> VcrRequest | None:
+        """vcrpy ``before_record_request``: runs on a copy of every request, recorded or live.
+        None (vcrpy: not recorded, sent as is) for a token exchange with ``skip_tokens``."""
+        if self.skip_tokens and urlsplit(request.uri).path in self.profile.token_paths:
+            return None
+        for name in list(request.headers):
+            scheme, _, token = str(request.headers[name]).strip().partition(" ")
+            if name.lower() == "authorization" and scheme.lower() == "bearer":
+                self.learn(token.strip())  # the final pass then scrubs it anywhere
         for name in list(request.headers):
             value = request.headers[name]
             if name.lower() in SECRET_HEADERS or is_secret_field(name):
@@ -387,6 +452,7 @@ class Scrubber:
 
     def before_record_response(self, response: dict[str, Any]) -> dict[str, Any]:
         """vcrpy ``before_record_response``: the response dict about to be stored."""
+        self._learn_tokens(response.get("body", {}).get("string"))
         headers: dict[str, list[str]] = {}
         for name, values in response.get("headers", {}).items():
             if name.lower() == "set-cookie":
@@ -410,6 +476,21 @@ class Scrubber:
                         headers[name] = [str(size)]
         response["headers"] = headers
         return response
+
+    def _learn_tokens(self, body: Any) -> None:
+        """An OAuth2 token answer's tokens (should one be recorded): scrubbed everywhere."""
+        if isinstance(body, bytes):
+            body = body.decode("utf-8", "replace")
+        if not isinstance(body, str) or "token" not in body:
+            return
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return
+        if isinstance(data, dict):
+            for key in ("access_token", "refresh_token", "id_token"):
+                if isinstance(data.get(key), str):
+                    self.learn(data[key])
 
     def serializer(self) -> ScrubbingSerializer:
         return ScrubbingSerializer(self)
@@ -437,10 +518,13 @@ def make_vcr(provider: str, *, record_mode: str | None = None,
              directory: Path | None = None, environ: Mapping[str, str] | None = None
              ) -> vcr.VCR:
     """A vcrpy ``VCR`` configured with the provider's scrubbing hooks and serializer."""
-    scrubber = Scrubber(provider, environ)
+    mode = resolve_record_mode(record_mode, environ)
+    # Token exchanges pass through unrecorded only while recording: in a replay nothing
+    # may reach the network (and a replay's Basic credentials fetch no token).
+    scrubber = Scrubber(provider, environ, skip_tokens=mode != "none")
     recorder = vcr.VCR(
         cassette_library_dir=str(directory or cassette_dir(provider)),
-        record_mode=resolve_record_mode(record_mode, environ),
+        record_mode=mode,
         match_on=MATCH_ON,
         decode_compressed_response=True,
         before_record_request=scrubber.before_record_request,
@@ -761,6 +845,7 @@ __all__ = [
     "ScrubbingSerializer",
     "cassette_dir",
     "cassette_path",
+    "credentials_in_use",
     "load_interactions",
     "load_openapi",
     "make_vcr",

@@ -39,6 +39,7 @@ from tests.cassettes import (
     Scrubber,
     ScrubbingSerializer,
     cassette_dir,
+    credentials_in_use,
     provider_env,
     raw_spec,
 )
@@ -109,12 +110,18 @@ TAGS = {
 
 def settings(env: dict[str, str] | None = None, **extra: Any) -> dict[str, Any]:
     """The provider settings a contract test uses: the environment's values when recording,
-    the placeholders otherwise."""
+    the placeholders otherwise. The API credentials are those recording uses (an API user
+    or an OAuth2 client, ``credentials_in_use``); replays use the API user's placeholders.
+    A test that sets ``username``/``password`` itself (wrong credentials) gets an API user
+    whatever the kind, so its request still reaches the Voice API."""
     env = env or provider_env("bandwidth")
+    oauth = "BANDWIDTH_CLIENT_ID" in credentials_in_use("bandwidth") and not (
+        {"username", "password"} & set(extra))
+    creds = ({"client_id": env["BANDWIDTH_CLIENT_ID"],
+              "client_secret": env["BANDWIDTH_CLIENT_SECRET"]} if oauth else
+             {"username": env["BANDWIDTH_USERNAME"], "password": env["BANDWIDTH_PASSWORD"]})
     return {"account_id": env["BANDWIDTH_ACCOUNT_ID"],
-            "application_id": env["BANDWIDTH_APPLICATION_ID"],
-            "username": env["BANDWIDTH_USERNAME"], "password": env["BANDWIDTH_PASSWORD"],
-            **extra}
+            "application_id": env["BANDWIDTH_APPLICATION_ID"], **creds, **extra}
 
 
 CALLBACK_CREDENTIALS = {"callback_username": CALLBACK_USERNAME,

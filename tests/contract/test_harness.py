@@ -28,6 +28,7 @@ from tests.cassettes import (
     Scrubber,
     cassette_dir,
     cassette_path,
+    credentials_in_use,
     provider_env,
     raw_spec,
     resolve_record_mode,
@@ -36,6 +37,9 @@ from tests.cassettes import (
     validate_exchange,
     validate_schema,
 )
+from tests.support.fake_bandwidth import TOKEN_PATH, FakeBandwidth
+from tests.support.live_server import LiveServer
+from univoice import Voice
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "reference" / "samples"
 SHARED_SPECS = SAMPLES.parents[1] / "specs"
@@ -48,7 +52,11 @@ PLACEHOLDER = PROFILES["bandwidth"].placeholders["BANDWIDTH_ACCOUNT_ID"]
 BASIC = base64.b64encode(f"{USERNAME}:{SECRET}".encode()).decode()
 RECORD_ENV = ("CI", "UNIVOICE_RECORD")
 BANDWIDTH_ENV = ("BANDWIDTH_ACCOUNT_ID", "BANDWIDTH_USERNAME", "BANDWIDTH_PASSWORD",
+                 "BANDWIDTH_CLIENT_ID", "BANDWIDTH_CLIENT_SECRET",
                  "BANDWIDTH_APPLICATION_ID", "BANDWIDTH_FROM_NUMBER", "BANDWIDTH_TO_NUMBER")
+CLIENT_ID = "oauth-client-5150"
+CLIENT_SECRET = "cl13nt=S3cret/value+9"
+CLIENT_BASIC = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
 
 
 def sample(*parts: str) -> Any:
@@ -123,6 +131,74 @@ def test_provider_env_placeholders_when_replaying() -> None:
         "BANDWIDTH_ACCOUNT_ID"] == ACCOUNT
     with pytest.raises(RuntimeError, match="BIRD_WORKSPACE_ID"):
         provider_env("bird", {"UNIVOICE_RECORD": "1", "BIRD_ACCESS_KEY": "k" * 20})
+
+
+RECORDING = {"UNIVOICE_RECORD": "1", "BANDWIDTH_ACCOUNT_ID": ACCOUNT,
+             "BANDWIDTH_APPLICATION_ID": "app-1"}
+API_USER = {"BANDWIDTH_USERNAME": USERNAME, "BANDWIDTH_PASSWORD": SECRET}
+OAUTH_CLIENT = {"BANDWIDTH_CLIENT_ID": CLIENT_ID, "BANDWIDTH_CLIENT_SECRET": CLIENT_SECRET}
+
+
+@pytest.mark.parametrize(("credentials", "kind"), [
+    (API_USER, ("BANDWIDTH_USERNAME", "BANDWIDTH_PASSWORD")),
+    (OAUTH_CLIENT, ("BANDWIDTH_CLIENT_ID", "BANDWIDTH_CLIENT_SECRET")),
+    ({**OAUTH_CLIENT, **API_USER}, ("BANDWIDTH_USERNAME", "BANDWIDTH_PASSWORD")),
+], ids=["api-user", "oauth2-client", "both"])
+def test_recording_takes_either_credential_kind(credentials: dict[str, str],
+                                                kind: tuple[str, ...]) -> None:
+    env = {**RECORDING, **credentials}
+    values = provider_env("bandwidth", env)
+    assert all(values[var] == env[var] for var in kind)
+    assert credentials_in_use("bandwidth", env) == kind
+    # Replaying, the API user's placeholders, whatever the environment holds.
+    replay = {**env, "UNIVOICE_RECORD": "0"}
+    assert credentials_in_use("bandwidth", replay) == ("BANDWIDTH_USERNAME",
+                                                       "BANDWIDTH_PASSWORD")
+
+
+@pytest.mark.parametrize("credentials", [
+    {}, {"BANDWIDTH_USERNAME": USERNAME}, {"BANDWIDTH_CLIENT_SECRET": CLIENT_SECRET},
+    {"BANDWIDTH_USERNAME": USERNAME, "BANDWIDTH_CLIENT_SECRET": CLIENT_SECRET}])
+def test_recording_without_a_complete_credential_kind_is_refused(
+        credentials: dict[str, str]) -> None:
+    with pytest.raises(RuntimeError) as refused:
+        provider_env("bandwidth", {**RECORDING, **credentials})
+    assert ("BANDWIDTH_USERNAME and BANDWIDTH_PASSWORD or BANDWIDTH_CLIENT_ID and "
+            "BANDWIDTH_CLIENT_SECRET") in str(refused.value)
+
+
+def test_oauth2_client_credentials_are_scrubbed() -> None:
+    scrub = Scrubber("bandwidth", {"BANDWIDTH_ACCOUNT_ID": ACCOUNT, **OAUTH_CLIENT})
+    text = (f"{CLIENT_SECRET} {quote(CLIENT_SECRET, safe='')} {quote_plus(CLIENT_SECRET)} "
+            f"Basic {CLIENT_BASIC} {CLIENT_ID}")
+    # The client id is a secret variable too (as the API user's name is).
+    assert scrub.text(text) == " ".join([REDACTED] * 3 + ["Basic", REDACTED, REDACTED])
+
+
+def test_bearer_tokens_are_learned_and_scrubbed_everywhere() -> None:
+    scrub = Scrubber("bandwidth", {"BANDWIDTH_ACCOUNT_ID": ACCOUNT, **OAUTH_CLIENT})
+    request = VcrRequest("GET", f"https://voice.bandwidth.com/api/v2/accounts/{ACCOUNT}/calls",
+                         None, {"Authorization": f"Bearer {TOKEN}"})
+    assert scrub.before_record_request(request) is request
+    assert request.headers["Authorization"] == REDACTED
+    response = {"status": {"code": 401, "message": "Unauthorized"},
+                "headers": {"Content-Type": ["application/json"], "X-Echo": [TOKEN]},
+                "body": {"string": json.dumps({"description": f"token {TOKEN} expired"})}}
+    scrubbed = scrub.before_record_response(response)
+    assert TOKEN not in json.dumps(scrubbed)
+    # A token answer's tokens are learned as well (were one ever recorded).
+    other = "tok_from_the_answer_42"
+    scrub.before_record_response({"status": {"code": 200, "message": "OK"}, "headers": {},
+                                  "body": {"string": json.dumps({"access_token": other})}})
+    assert scrub.text(f"x {other} y") == f"x {REDACTED} y"
+
+
+def test_token_exchanges_are_left_out_only_while_recording() -> None:
+    token = VcrRequest("POST", "https://api.bandwidth.com/api/v1/oauth2/token",
+                       "grant_type=client_credentials", {"Authorization": f"Basic {CLIENT_BASIC}"})
+    assert Scrubber("bandwidth", {}, skip_tokens=True).before_record_request(token) is None
+    kept = Scrubber("bandwidth", {}).before_record_request(copy.deepcopy(token))
+    assert kept is not None and kept.headers["Authorization"] == REDACTED
 
 
 # Scrubbing hooks ----------------------------------------------------------------------------
@@ -337,6 +413,62 @@ def test_compressed_responses_are_stored_decoded_and_scrubbed(
     assert '"callId":"c-42"' in text
     with use_cassette("bandwidth", "gz", directory=tmp_path), httpx.Client() as client:
         assert client.get(f"{base}/accounts/{ACCOUNT}/gz").json()["accountId"] == PLACEHOLDER
+
+
+class _NoteTakingBandwidth(FakeBandwidth):
+    """The fake Bandwidth API, noting in each call state the Authorization it was read
+    with (so a recorded response carries the bearer token)."""
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        answer = super().handle(request)
+        if request.method != "GET" or answer.status_code != 200:
+            return answer
+        state = {**answer.json(), "note": f"read with {request.headers['authorization']}"}
+        return httpx.Response(200, json=state)
+
+
+def test_an_oauth2_recording_keeps_no_token_and_replays_as_an_api_user(
+        clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from tests.contract import bandwidth_cassettes as bw
+
+    fake = _NoteTakingBandwidth(account_id=ACCOUNT, application_id=None, username=None,
+                                password=None, client_id=CLIENT_ID,
+                                client_secret=CLIENT_SECRET, https_only=False)
+    for var, value in {**RECORDING, **OAUTH_CLIENT}.items():
+        clean_env.setenv(var, value)
+    to, from_ = "+31612345678", "+31201234567"
+
+    def place(settings: dict[str, Any]) -> str:
+        with Voice("bandwidth", **settings) as v:
+            call = v.calls.create(to, from_, answer_url="https://app.example/answer",
+                                  tag="oauth2-recording")
+            return v.calls.get(call.id).id
+
+    with LiveServer(fake.asgi(), name="fake-bandwidth") as server:
+        where = {"api_url": f"{server.url}/api/v2", "token_url": f"{server.url}{TOKEN_PATH}"}
+        live = bw.settings(**where)
+        assert live["client_secret"] == CLIENT_SECRET and "password" not in live
+        with use_cassette("bandwidth", "oauth2", directory=tmp_path) as cas:
+            call_id = place(live)
+    assert len(fake.tokens) == 1
+    assert [r.url.path for r in fake.requests].count(TOKEN_PATH) == 1  # sent, live
+    assert len(cas) == 2  # the create and the read; not the token exchange
+    text = (tmp_path / "oauth2.yaml").read_text("utf-8")
+    for value in (CLIENT_SECRET, quote(CLIENT_SECRET, safe=""), quote_plus(CLIENT_SECRET),
+                  CLIENT_BASIC, CLIENT_ID, ACCOUNT, TOKEN_PATH, *fake.tokens):
+        assert value not in text, f"{value!r} survived scrubbing"
+    read = yaml.safe_load(text)["interactions"][1]["response"]["body"]["string"]
+    assert json.loads(read)["note"] == f"read with Bearer {REDACTED}"
+
+    # As on CI: nothing in the environment; the API user's placeholders, offline.
+    for var in (*BANDWIDTH_ENV, *RECORD_ENV):
+        clean_env.delenv(var, raising=False)
+    clean_env.setenv("CI", "true")
+    replay = bw.settings(**where)
+    assert "password" in replay and "client_secret" not in replay
+    with use_cassette("bandwidth", "oauth2", directory=tmp_path) as cas:
+        assert place(replay) == call_id
+    assert cas.play_count == 2
 
 
 def test_ci_never_records_and_unmatched_requests_fail(

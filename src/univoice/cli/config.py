@@ -71,7 +71,10 @@ def call(
         stderr.print("error: --press and --silence script the simulator's callee; the "
                      f"configured provider is '{cfg.provider}'", markup=False)
         raise typer.Exit(2)
-    with Voice(cfg.make_provider(), http=cfg.http) as voice:
+    # public_url and flow_store as Voice.from_config passes them: a provider that fetches
+    # each document from the webhook app (Bandwidth) cannot run a flow without them.
+    with Voice(cfg.make_provider(), http=cfg.http, public_url=cfg.public_url,
+               flow_store=cfg.flow_store) as voice:
         placed = voice.calls.create(to, from_, flow=flow)
         if not as_json:
             stdout.print(f"call {placed.id} on {cfg.provider}: {placed.status}", markup=False)
