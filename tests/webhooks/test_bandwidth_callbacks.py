@@ -157,9 +157,6 @@ def test_an_inbound_call_without_a_number_is_404_not_500(stack: Stack) -> None:
     assert answer.status_code == 404
 
 
-@pytest.mark.xfail(strict=True, reason="VoiceApp runs the handlers before the provider "
-                   "decides the answer: an initiate no flow answers is refused (404) "
-                   "after its CallInitiated was handled and stored")
 def test_an_inbound_call_refused_with_404_reaches_no_handler(stack: Stack) -> None:
     refused(post(stack, event("initiate", direction="inbound")), 404, stack)
 
@@ -384,9 +381,6 @@ def test_a_continuation_of_the_wrong_kind_is_404(stack: Stack) -> None:
     assert answer.status_code == 404 and "is not a transfer" in answer.json()["error"]
 
 
-@pytest.mark.xfail(strict=True, reason="VoiceApp hands a continuation's events to the "
-                   "handlers before it renders the document: a verified callback whose "
-                   "document is then refused (404/400) was still handled and stored")
 @pytest.mark.parametrize("path", [
     "/univoice/bandwidth/flow/00000000000000000000000000000000/start",
     "{flow}/steps[99]", "{flow}/steps[1]?on=gather&attempt=0", "{flow}/steps[1]?on=bogus"],

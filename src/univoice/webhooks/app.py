@@ -132,9 +132,11 @@ class VoiceApp:
             hook = await self._read(request, provider)
             provider.verify_webhook(hook)
             events = provider.parse_events(hook)
-            counts = await self._handle(provider.name, events)
+            # The answer first: a callback the provider refuses (no flow for an inbound
+            # number: 404) reaches no handler, and the provider may deliver it again.
             document = provider.respond_to_callback(hook, events,
                                                     self.continuations(provider.name))
+            counts = await self._handle(provider.name, events)
         except WebhookRejected as exc:
             log.warning("rejected %s callback: %s", request.path_params["provider"], exc)
             return _refusal(exc.status, exc.reason)
@@ -157,7 +159,6 @@ class VoiceApp:
             # answer, redirect) tells us what happened: those events are handled (once)
             # like any other, and the document is rendered the same on a redelivery.
             events = provider.parse_events(hook) if hook.body or hook.query else []
-            await self._handle(provider.name, events)
             context = self.continuations(provider.name)
             flow_id, node = request.path_params["flow_id"], request.path_params["node"]
             if flow_id == INBOUND:  # a provider pulling the first document of an inbound call
@@ -167,6 +168,8 @@ class VoiceApp:
                 return _refusal(404, f"no flow {flow_id!r} (unknown or expired)")
             document = await to_thread.run_sync(
                 provider.render_continuation, flow, flow_id, node, hook, events, context)
+            # Handled once the document is known: a refused continuation reaches no handler.
+            await self._handle(provider.name, events)
         except WebhookRejected as exc:
             return _refusal(exc.status, exc.reason)
         except ProviderNotFound as exc:
