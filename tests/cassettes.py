@@ -159,8 +159,8 @@ PROFILES: dict[str, ProviderProfile] = {
         spec="messagebird-voice-seed.openapi.yml",
         placeholders={
             # MessageBird numbers are digits without "+".
-            "MESSAGEBIRD_FROM_NUMBER": "31970000100",
-            "MESSAGEBIRD_TO_NUMBER": "31600000199",
+            "MESSAGEBIRD_FROM_NUMBER": "31644556677",  # valid numbers: the client checks
+            "MESSAGEBIRD_TO_NUMBER": "31612345678",
         },
         secrets=("MESSAGEBIRD_ACCESS_KEY", "MESSAGEBIRD_SIGNING_KEY"),
         required=("MESSAGEBIRD_ACCESS_KEY",),
@@ -171,8 +171,8 @@ PROFILES: dict[str, ProviderProfile] = {
         placeholders={
             "BIRD_WORKSPACE_ID": "00000000-0000-4000-8000-000000000001",
             "BIRD_CHANNEL_ID": "00000000-0000-4000-8000-000000000002",
-            "BIRD_FROM_NUMBER": "+31970000100",
-            "BIRD_TO_NUMBER": "+31600000199",
+            "BIRD_FROM_NUMBER": "+3197058016631",
+            "BIRD_TO_NUMBER": "+351910648517",
         },
         secrets=("BIRD_ACCESS_KEY", "BIRD_SIGNING_KEY"),
         required=("BIRD_ACCESS_KEY", "BIRD_WORKSPACE_ID", "BIRD_CHANNEL_ID"),

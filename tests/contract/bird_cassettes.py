@@ -54,9 +54,8 @@ API = "https://api.bird.com"
 ENV = provider_env("bird", environ={})
 WORKSPACE, CHANNEL = ENV["BIRD_WORKSPACE_ID"], ENV["BIRD_CHANNEL_ID"]
 # The numbers of Bird's own example (seed_create_call_202_response.json: from
-# +3197058016631 to +351910648517). The harness placeholders for Bird (+31970000100,
-# +31600000199) are not valid numbers, so the client would refuse them: a live recording
-# needs tests.cassettes.PROFILES["bird"] to map the real numbers to these (see README).
+# +3197058016631 to +351910648517), which are also the harness's placeholders for Bird
+# (tests.cassettes.PROFILES["bird"]): a live recording maps the real numbers to these.
 FROM, TO = "+3197058016631", "+351910648517"
 NOT_OURS = "+31201234567"  # a valid number that is no number of the channel
 SIP_TO = "sip:reception@pbx.example.com"

@@ -66,7 +66,7 @@ def _placeholders_replay() -> None:
         numbers = {v for k, v in PROFILES["bird"].placeholders.items() if "NUMBER" in k}
         assert numbers == wanted, (
             f"set tests.cassettes.PROFILES['bird'] number placeholders to {sorted(wanted)} "
-            "before recording (the current ones are not valid numbers)")
+            "before recording")
 
 
 @contextmanager
