@@ -214,9 +214,13 @@ class VoiceApp:
         if not body and not body_optional:
             raise WebhookRejected(400, "empty body")
         path: str = scope["path"]
+        # Signatures cover the URL as sent, percent-encoding included (the node paths of
+        # continuation URLs are encoded); scope["path"] is decoded.
+        raw = scope.get("raw_path")
+        sent = raw.decode("latin-1") if raw else path
         query = scope.get("query_string", b"").decode("latin-1")
         return WebhookRequest(
-            method=request.method, url=f"{self.public_url}{path}{'?' + query if query else ''}",
+            method=request.method, url=f"{self.public_url}{sent}{'?' + query if query else ''}",
             path=path, query=dict(parse_qsl(query)) if query else {}, headers=headers,
             body=body)
 
