@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -39,6 +38,7 @@ from urllib.parse import quote, urlencode
 from lxml import etree
 
 from univoice.errors import FlowIssue, FlowValidationError
+from univoice.flow.memo import memo
 from univoice.flow.paths import join
 from univoice.flow.positions import Entry, Positions, Reprompt, Run
 from univoice.flow.speech import fill, spoken
@@ -419,7 +419,6 @@ _MARKED_BARE = Links(flow=_MARKED.flow, events=_MARKED.events)  # no credentials
 _MARKER = re.compile(rb"\{" + _MARK.encode() + rb"-([fepu])\}")
 _AS_IS = re.compile(r"[ !#-%'-;=?-~]*").fullmatch  # what XML attributes hold unescaped
 _FILLS: dict[tuple[str, str, str | None, str | None], dict[bytes, bytes] | None] = {}
-_TEMPLATES: dict[int, tuple[weakref.ref[Flow], dict[tuple[object, ...], bytes | None]]] = {}
 
 
 class _Reads(dict[str, str]):
@@ -488,18 +487,7 @@ def _template(build: Build, credentials: bool) -> bytes | None:
 
 def _templates(flow: Flow) -> dict[tuple[object, ...], bytes | None]:
     """The templates of a flow object, kept while it lives (flows are immutable)."""
-    key = id(flow)
-    kept = _TEMPLATES.get(key)
-    if kept is not None and kept[0]() is flow:
-        return kept[1]
-    templates: dict[tuple[object, ...], bytes | None] = {}
-
-    def forget(ref: weakref.ref[Flow], key: int = key) -> None:
-        if (entry := _TEMPLATES.get(key)) is not None and entry[0] is ref:
-            del _TEMPLATES[key]
-
-    _TEMPLATES[key] = (weakref.ref(flow, forget), templates)
-    return templates
+    return memo(flow, "bandwidth.templates")
 
 
 def check(flow: Flow) -> None:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from univoice.errors import FlowIssue, FlowValidationError
+from univoice.flow.memo import memo
 from univoice.flow.paths import join
 from univoice.flow.positions import Entry, Positions, Reprompt
 from univoice.flow.speech import fill, spoken
@@ -322,8 +323,16 @@ def render(flow: Flow, entries: Iterable[Entry], links: Links,
 
 
 def start(flow: Flow, links: Links) -> dict[str, Any]:
-    """The call flow a call starts with: ``{"title"?, "record"?, "steps": [...]}``."""
-    return render(flow, Positions(flow).start(), links, record_call=flow.record)
+    """The call flow a call starts with: ``{"title"?, "record"?, "steps": [...]}``.
+
+    Built once per flow object and ``links`` (it reads no call's variables) and shared:
+    callers must not change it."""
+    kept = memo(flow, "messagebird.start")
+    document: dict[str, Any] | None = kept.get(links)
+    if document is None:
+        document = kept[links] = render(flow, Positions(flow).start(), links,
+                                        record_call=flow.record)
+    return document
 
 
 def gather_again(flow: Flow, path: str, links: Links, again: Reprompt,

@@ -16,5 +16,6 @@ def test_quick_run_builds_the_same_call_flow_and_reports_a_ratio() -> None:
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
-    [row] = result["rows"]
-    assert row["ratio"] > 0 and row["target"] == "<= 2x" and result["bytes"] > 500
+    served, first = result["rows"]
+    assert served["ratio"] > 0 and served["target"] == "<= 2x" and result["bytes"] > 500
+    assert first["univoice_us"] > 0 and first["target"] == "info"

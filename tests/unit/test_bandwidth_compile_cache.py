@@ -154,17 +154,16 @@ def test_runs_starting_at_the_same_step_run_the_same_steps(flow: Flow) -> None:
 
 
 def test_a_flows_templates_and_index_go_with_it() -> None:
-    from univoice.flow import positions as positions_module
+    from univoice.flow import memo as memo_module
 
     gc.collect()
-    kept = (len(compile._TEMPLATES), len(positions_module._INDEXES))
+    kept = len(memo_module._KEPT)
     flow = SUPPORT.model_copy()
     compile.start(flow, LINKS[0])
-    assert (len(compile._TEMPLATES), len(positions_module._INDEXES)) == (kept[0] + 1,
-                                                                         kept[1] + 1)
+    assert len(memo_module._KEPT) == kept + 2  # its templates and its position index
     del flow
     gc.collect()
-    assert (len(compile._TEMPLATES), len(positions_module._INDEXES)) == kept
+    assert len(memo_module._KEPT) == kept
 
 
 @pytest.mark.parametrize("links", LINKS)

@@ -11,10 +11,10 @@ next position. Pure: no I/O; per-call state (variables) is the caller's to keep.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from univoice.flow.memo import memo
 from univoice.flow.model import Flow
 from univoice.flow.paths import join
 from univoice.flow.steps import Branch, Gather, Step, Transfer
@@ -42,27 +42,17 @@ class _Index:
     branches: dict[tuple[str, tuple[str, ...]], _List]
 
 
-# The index of each flow object still alive, by identity (a flow is immutable): the webhook
-# app works out positions at every callback, and indexing is most of that work.
-_INDEXES: dict[int, tuple[weakref.ref[Flow], _Index]] = {}
-
-
 def _index_of(flow: Flow) -> _Index:
-    key = id(flow)
-    cached = _INDEXES.get(key)
-    if cached is not None and cached[0]() is flow:
-        return cached[1]
-    index = _Index({}, {})
-    _add(index, flow.steps, "steps", None)
-    detection = flow.machine_detection
-    if detection is not None and detection.on_machine is not None:
-        _add(index, detection.on_machine.steps, ON_MACHINE, None)
-
-    def forget(ref: weakref.ref[Flow], key: int = key) -> None:
-        if (entry := _INDEXES.get(key)) is not None and entry[0] is ref:
-            del _INDEXES[key]
-
-    _INDEXES[key] = (weakref.ref(flow, forget), index)
+    # Kept per flow object (see univoice.flow.memo): the webhook app works out positions at
+    # every callback, and indexing is most of that work.
+    kept = memo(flow, "positions")
+    index: _Index | None = kept.get("index")
+    if index is None:
+        index = kept["index"] = _Index({}, {})
+        _add(index, flow.steps, "steps", None)
+        detection = flow.machine_detection
+        if detection is not None and detection.on_machine is not None:
+            _add(index, detection.on_machine.steps, ON_MACHINE, None)
     return index
 
 
