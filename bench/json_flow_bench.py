@@ -1,5 +1,6 @@
-"""Call-flow JSON benchmark: the reference IVR compiled to MessageBird call-flow JSON bytes,
-against building the same dicts by hand and ``json.dumps`` (the floor), in one run.
+"""Call-flow JSON benchmark: the reference IVR compiled to MessageBird call-flow JSON bytes
+(and a menu to Bird callFlow commands), against building the same dicts by hand and
+``json.dumps`` (the floor), in one run.
 
     python bench/json_flow_bench.py            # human-readable
     python bench/json_flow_bench.py --json     # for scripts
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from univoice.flow import Flow
+from univoice_bird import compile as bird
 from univoice_messagebird import compile
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,6 +67,47 @@ def by_hand() -> bytes:
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+# Bird runs menus natively (one gather, then commands guarded by conditions on `keys`).
+BIRD_MENU = Flow.from_dict({"language": "en-GB", "steps": [
+    {"say": "Thank you for calling Acme."},
+    {"gather": {"prompt": "For sales, press 1. For support, press 2.", "timeout": 5,
+                "options": {"1": [{"say": "Connecting you to sales."},
+                                  {"transfer": "+31201234567"}],
+                            "2": [{"say": "Support is closed today."}, "hangup"]},
+                "no_input": [{"say": "We did not hear a choice."}]}},
+    {"say": "Goodbye."}]})
+
+
+def bird_bytes(flow: Flow) -> bytes:
+    return json.dumps(bird.start(flow), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def bird_by_hand() -> bytes:
+    locale = {"locale": "en-GB"}
+
+    def keys(value: str) -> list[dict[str, str]]:
+        return [{"variable": "keys", "operator": "eq", "value": value}]
+
+    commands = [
+        {"command": "say", "options": {"text": "Thank you for calling Acme.", **locale}},
+        {"command": "say", "options": {"text": "For sales, press 1. For support, press 2.",
+                                       **locale}},
+        {"command": "gather", "options": {"maxNumKeys": 1, "timeout": 5}},
+        {"command": "say", "options": {"text": "We did not hear a choice.", **locale},
+         "conditions": keys("")},
+        {"command": "say", "options": {"text": "Connecting you to sales.", **locale},
+         "conditions": keys("1")},
+        {"command": "bridge", "options": {"to": "+31201234567", "ringTimeout": 30},
+         "conditions": keys("1")},
+        {"command": "say", "options": {"text": "Support is closed today.", **locale},
+         "conditions": keys("2")},
+        {"command": "hangup", "conditions": keys("2")},
+        {"command": "say", "options": {"text": "Goodbye.", **locale}},
+        {"command": "hangup"},
+    ]
+    return json.dumps(commands, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def median_us(fn: Callable[[], object], repeat: int, inner: int,
               before: Callable[[], object] = lambda: None) -> float:
     before()
@@ -84,6 +127,8 @@ def run(quick: bool) -> dict[str, Any]:
     mine, floor = univoice_bytes(flow), by_hand()
     if json.loads(mine) != json.loads(floor):
         raise SystemExit("the hand-built call flow differs from univoice's: not comparable")
+    if json.loads(bird_bytes(BIRD_MENU)) != json.loads(bird_by_hand()):
+        raise SystemExit("the hand-built Bird callFlow differs from univoice's")
     repeat, inner = (3, 20) if quick else (15, 400)
     ours = median_us(lambda: univoice_bytes(flow), repeat, inner)
     hand = median_us(by_hand, repeat, inner)
@@ -92,11 +137,16 @@ def run(quick: bool) -> dict[str, Any]:
     copies: list[Flow] = []
     cold = median_us(lambda: univoice_bytes(copies.pop()), repeat, inner,
                      before=lambda: copies.extend(flow.model_copy() for _ in range(inner + 1)))
+    bird_ours = median_us(lambda: bird_bytes(BIRD_MENU), repeat, inner)
+    bird_hand = median_us(bird_by_hand, repeat, inner)
     return {"rows": [
         {"what": "support line -> call-flow JSON bytes", "univoice_us": round(ours, 1),
          "floor_us": round(hand, 1), "ratio": round(ours / hand, 2), "target": "<= 2x"},
         {"what": "  the same, a flow object's first call", "univoice_us": round(cold, 1),
          "floor_us": round(hand, 1), "ratio": round(cold / hand, 2), "target": "info"},
+        {"what": "Bird menu -> callFlow JSON bytes", "univoice_us": round(bird_ours, 1),
+         "floor_us": round(bird_hand, 1), "ratio": round(bird_ours / bird_hand, 2),
+         "target": "<= 2x"},
     ], "bytes": len(mine)}
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from univoice.errors import FlowIssue, FlowValidationError, UnsupportedFeature
+from univoice.flow.memo import memo
 from univoice.flow.paths import join
 from univoice.flow.rules import placeholders
 from univoice.flow.speech import fill, spoken
@@ -186,7 +187,16 @@ def _steps(doc: _Flow, flow: Flow, steps: Iterable[Step], list_path: str,
 
 
 def start(flow: Flow) -> list[dict[str, Any]]:
-    """The ``callFlow`` a call starts with (at most ``MAX_COMMANDS`` commands)."""
+    """The ``callFlow`` a call starts with (at most ``MAX_COMMANDS`` commands). Built once
+    per flow object and shared: callers must not change it."""
+    kept = memo(flow, "bird.start")
+    if "commands" not in kept:
+        kept["commands"] = _compile(flow)
+    commands: list[dict[str, Any]] = kept["commands"]
+    return commands
+
+
+def _compile(flow: Flow) -> list[dict[str, Any]]:
     doc = _Flow()
     if not _steps(doc, flow, flow.steps, "steps", None):
         doc.add("hangup")

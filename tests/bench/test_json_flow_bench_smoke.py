@@ -16,6 +16,7 @@ def test_quick_run_builds_the_same_call_flow_and_reports_a_ratio() -> None:
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
-    served, first = result["rows"]
+    served, first, bird = result["rows"]
+    assert bird["ratio"] > 0 and bird["target"] == "<= 2x"
     assert served["ratio"] > 0 and served["target"] == "<= 2x" and result["bytes"] > 500
     assert first["univoice_us"] > 0 and first["target"] == "info"
