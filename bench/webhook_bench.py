@@ -37,6 +37,9 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
+
+import yarl
 
 from univoice.simulator.callbacks import SIGNATURE_HEADER, sign
 
@@ -189,7 +192,8 @@ def event_requests(url: str, templates: list[dict[str, Any]], n: int) -> list[Re
 
 
 def flow_requests(url: str, node: str, n: int) -> list[Request]:
-    target = f"{url}/univoice/simulator/flow/{FLOW_ID}/{node}"
+    # Signed as aiohttp sends it: yarl normalises percent-encoding (%27 becomes ').
+    target = str(yarl.URL(f"{url}/univoice/simulator/flow/{FLOW_ID}/{quote(node, safe='.')}"))
     return [("GET", target, b"", {SIGNATURE_HEADER: sign(SECRET, target, b"")})] * n
 
 

@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 if TYPE_CHECKING:
     from univoice.flow import Flow
@@ -40,7 +41,10 @@ class Continuations:
         return f"{self.public_url}{self.prefix}/{self.provider}/events"
 
     def flow_url(self, flow_id: str, node: str) -> str:
-        return f"{self.public_url}{self.prefix}/{self.provider}/flow/{flow_id}/{node}"
+        # Node paths hold [ ] ' and menu keys (# *): percent-encoded, the URL is the same
+        # string whoever sends it, which is what a signature over it needs.
+        return (f"{self.public_url}{self.prefix}/{self.provider}/flow/{flow_id}/"
+                f"{quote(node, safe='.')}")
 
     def save_flow(self, flow: Flow, flow_id: str | None = None) -> str:
         flow_id = flow_id or uuid.uuid4().hex
