@@ -1,6 +1,8 @@
 """REST benchmark: univoice's clients against bare HTTP clients, one local server, one run.
 
-    python bench/rest_bench.py [--json] [--quick]     # --quick: a few seconds (smoke test)
+    python bench/rest_bench.py [--json] [--quick] [--rounds N]
+                                   # --quick: a few seconds (smoke test); --rounds: more
+                                   # rounds, steadier medians on a busy machine (default 5)
 
 A provider-like server (raw ASGI app under uvicorn, in its own process: no shared GIL)
 answers ``POST /calls`` (201) and ``GET /calls/{id}`` (200); an iteration creates a call
@@ -179,7 +181,11 @@ def async_variants(url: str) -> dict[str, AsyncVariant]:
             (await client.get(f"/calls/{created['id']}")).raise_for_status().json()
         return one, client.aclose
 
-    session = aiohttp.ClientSession(base_url=url, headers=HEADERS)
+    # Idle connections dropped after 4 s, as univoice's own session does: other variants
+    # run for longer than the server's 5 s keep-alive between this one's rounds, and a
+    # socket the server is closing fails the write ("Cannot write to closing transport").
+    session = aiohttp.ClientSession(base_url=url, headers=HEADERS,
+                                    connector=aiohttp.TCPConnector(keepalive_timeout=4.0))
 
     async def aiohttp_one() -> None:
         async with session.post("/calls", json=BODY, raise_for_status=True) as response:
@@ -276,8 +282,9 @@ async def run_async(server: Server, iterations: int, rounds: int) -> list[dict[s
     return meter.rows(f"async x{CONCURRENCY}", 2 * iterations)
 
 
-def main(quick: bool = False) -> dict[str, Any]:
-    sync_iterations, async_iterations, rounds = QUICK if quick else FULL
+def main(quick: bool = False, rounds: int | None = None) -> dict[str, Any]:
+    sync_iterations, async_iterations, default_rounds = QUICK if quick else FULL
+    rounds = rounds or default_rounds
     server = Server()
     try:
         rows = run_sync(server, sync_iterations, rounds)
@@ -289,7 +296,7 @@ def main(quick: bool = False) -> dict[str, Any]:
     univoice, aiohttp_ = by["univoice AsyncVoice (aiohttp)"], by["aiohttp"]
     sync_ratio = sync["us_per_request"] / httpx_["us_per_request"]
     async_ratio = univoice["requests_per_s"] / aiohttp_["requests_per_s"]
-    return {"quick": quick, "cpus": os.cpu_count(), "rows": rows,
+    return {"quick": quick, "rounds": rounds, "cpus": os.cpu_count(), "rows": rows,
             "server": f"uvicorn/{SERVER_HTTP}/{SERVER_LOOP}",
             "targets": [
                 {"name": "sync: univoice ÷ bare httpx, µs/request", "ratio": sync_ratio,
@@ -303,7 +310,7 @@ def main(quick: bool = False) -> dict[str, Any]:
 
 def report(results: dict[str, Any]) -> None:
     print(f"{'quick run, ' if results['quick'] else ''}{results['cpus']} CPUs, server "
-          f"{results['server']}; medians of rounds; iteration = create + get")
+          f"{results['server']}; medians of {results['rounds']} rounds; iteration = create + get")
     print(f"  {'':<14}{'client':<32}{'µs/req':>9}{'cpu µs/req':>12}{'req/s':>9}{'srv cpu':>9}")
     for row in results["rows"]:
         server = "-" if row["server_cpu_pct"] is None else f"{row['server_cpu_pct']:.0f}%"
@@ -318,7 +325,8 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--serve"]:
         serve(int(sys.argv[2]))
     else:
-        res = main(quick="--quick" in sys.argv)
+        asked = sys.argv.index("--rounds") + 1 if "--rounds" in sys.argv else 0
+        res = main(quick="--quick" in sys.argv, rounds=int(sys.argv[asked]) if asked else None)
         if "--json" in sys.argv:
             print(json.dumps(res, indent=2, ensure_ascii=False))
         else:

@@ -7,10 +7,11 @@ any I/O; the sync and async classes differ only in how they run the operation.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
@@ -75,6 +76,33 @@ def _flow(flow: Flow | str | Path | dict[str, Any] | None) -> Flow | None:
     return Flow.load(flow)
 
 
+_PLAIN_ARGUMENTS = (str, float, int, bool)
+
+
+def _arguments_key(to: Any, from_: Any, flow: Any, options: dict[str, Any]
+                   ) -> tuple[str, str | None, tuple[tuple[str, type, Any], ...]] | None:
+    """What ``_checked_call`` may validate once for many calls: arguments without a flow
+    (a path is read, and a flow checked, on every call) and of plain types, keyed with
+    their types so that ``1`` and ``True`` (equal, and equally hashed) stay apart."""
+    if flow is not None or type(to) is not str or (from_ is not None and type(from_) is not str):
+        return None
+    items = []
+    for name, value in options.items():
+        if type(value) not in _PLAIN_ARGUMENTS:
+            return None
+        items.append((name, type(value), value))
+    return to, from_, tuple(sorted(items))
+
+
+@lru_cache(maxsize=256)
+def _checked_call(to: str, from_: str | None, options: tuple[tuple[str, type, Any], ...]
+                  ) -> CreateCall:
+    """``CreateCall`` of arguments seen before, validated once: the same numbers and
+    answer URL recur call after call, and validation is a pure function of them. Only a
+    success is kept (an invalid call raises every time); the caller sets the tag."""
+    return CreateCall(to=to, from_=from_, **{name: value for name, _, value in options})
+
+
 class _Ops:
     """Argument checking and operation building, shared by both clients."""
 
@@ -98,9 +126,18 @@ class _Ops:
     def create_call(self, to: str, from_: str | None, flow: Any, **options: Any
                     ) -> Operation[Call]:
         data = {k: v for k, v in options.items() if v is not None}
-        # A generated tag lets an ambiguous create be looked up instead of repeated.
-        data.setdefault("tag", f"uv-{uuid.uuid4().hex[:24]}")
-        params = CreateCall(to=to, from_=from_, flow=_flow(flow), **data)
+        params = None
+        if "tag" not in data:
+            # A generated tag lets an ambiguous create be looked up instead of repeated
+            # (96 random bits; os.urandom costs less than a whole uuid4).
+            tag = f"uv-{os.urandom(12).hex()}"
+            key = _arguments_key(to, from_, flow, data)
+            if key is not None:
+                params = _checked_call(*key).model_copy(update={"tag": tag})
+            else:
+                data["tag"] = tag
+        if params is None:
+            params = CreateCall(to=to, from_=from_, flow=_flow(flow), **data)
         if params.flow is not None:
             self.p.check_flow(params.flow)  # UnsupportedFeature before any request
         if params.machine_detection:
@@ -108,7 +145,8 @@ class _Ops:
 
             if Feature.FLOW_MACHINE_DETECTION not in self.p.capabilities.features:
                 raise self.p.unsupported(Feature.FLOW_MACHINE_DETECTION)
-        return self.p.create_call(params.model_copy(update=self._hosted(params.flow)))
+        hosted = self._hosted(params.flow)
+        return self.p.create_call(params.model_copy(update=hosted) if hosted else params)
 
     def list_calls(self, page_size: int, filters: dict[str, Any]
                    ) -> Callable[[str | None], Operation[Page[Call]]]:

@@ -73,9 +73,10 @@ class HttpSettings:
     max_connections: int = 100
     max_keepalive: int = 20
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    # The async client's transport: "aiohttp" (httpx-aiohttp; several times the
-    # throughput of httpx's own at 50 requests in flight, see bench/rest_bench.py) or
-    # "httpx" (httpx's own, no aiohttp needed).
+    # The async client's transport: "aiohttp" (requests sent straight over an aiohttp
+    # session, see univoice.aiohttp_sender, and httpx-aiohttp for streamed downloads;
+    # several times the throughput of httpx's own at 50 requests in flight, see
+    # bench/rest_bench.py) or "httpx" (httpx's own, no aiohttp needed).
     async_backend: str = "aiohttp"
 
     def httpx_timeout(self) -> httpx.Timeout:
@@ -96,18 +97,18 @@ class Hooks:
     retry: list[Callable[[str, int, float, UnivoiceError], None]] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen init costs, per request
 class _Send:
     request: httpx.Request
     stream: bool
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Sleep:
     seconds: float
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Run:
     op: Operation[Any]
 
