@@ -38,6 +38,9 @@ class Operation(Generic[T]):
     reconcile: Callable[[], Operation[T | None]] | None = None
     # Stream the body to a sink instead of parsing it (recording downloads).
     stream: bool = False
+    # A read that takes more than one request: given this operation's result, the next
+    # operation to run (its result is the result), or None when this one is enough.
+    then: Callable[[T], Operation[T] | None] | None = None
 
     @property
     def safe_to_retry(self) -> bool:

@@ -144,7 +144,7 @@ class _Core:
             if isinstance(outcome, httpx.Response):
                 if outcome.status_code < 400:
                     try:
-                        return self.parse(op, outcome)
+                        result = self.parse(op, outcome)
                     except ProviderError as unreadable:
                         if not op.creates or op.reconcile is None:
                             raise
@@ -156,6 +156,7 @@ class _Core:
                             f"the provider accepted the create but its answer could not be "
                             f"read ({unreadable}) and the lookup found nothing",
                             provider=self.name, operation=op.name, tag=op.tag) from None
+                    return (yield from self._follow(op, result))
                 error: UnivoiceError = self.error_for(op, outcome)
                 if outcome.status_code not in RETRY_STATUSES:
                     raise error
@@ -181,6 +182,15 @@ class _Core:
                 raise error
             self.on_retry(op, attempt, delay, error)
             yield _Sleep(delay)
+
+    def _follow(self, op: Operation[T], result: T) -> Generator[_Action, Any, T]:
+        """The rest of a read that takes several requests (``Operation.then``): each next
+        operation runs as one of its own (its retries included); the last result counts."""
+        nxt = op.then(result) if op.then is not None else None
+        if nxt is None:
+            return result
+        followed: T = yield _Run(nxt)
+        return followed
 
     def _reconcile(self, op: Operation[T], error: UnivoiceError, *, settle: bool
                    ) -> Generator[_Action, Any, T | None]:
