@@ -582,7 +582,7 @@ def render(spec: CassetteSpec) -> str:
         "requests": [_vcr_request(e.request, scrubber) for e in exchanges],
         "responses": [scrubber.before_record_response(_vcr_response(e)) for e in exchanges],
         "metadata": {"generated_by": GENERATOR, "source": spec.source,
-                     "live_recordable": spec.live},
+                     "recordable_live": spec.live},
     }, ScrubbingSerializer(scrubber))
     return text
 
