@@ -46,12 +46,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import heapq
 import hmac
 import json
 import math
 import re
-import threading
 import time
 from collections.abc import Mapping
 from datetime import datetime
@@ -72,6 +70,7 @@ from univoice.events import (
 )
 from univoice.models import Direction, EndReason
 from univoice.redact import Redactor
+from univoice.webhooks.replay import ReplayGuard
 from univoice.webhooks.request import WebhookRejected
 from univoice_bird import vocab
 
@@ -84,7 +83,6 @@ SIGNATURE_HEADER = "messagebird-signature"
 TIMESTAMP_HEADER = "messagebird-request-timestamp"
 REQUEST_ID_HEADER = "messagebird-request-id"  # Bird's delivery id (subscription logs)
 WINDOW = 300.0  # seconds a signature's timestamp may be away from now
-REPLAY_MEMORY = 100_000  # signatures remembered per process
 MAX_SIGNATURE = 512  # a real one is 44 characters
 MAX_BODY = 256 * 1024  # the app caps bodies too; this keeps parse() safe when called alone
 MAX_DEPTH = 12  # a call object nests 6 deep (payload, callFlow, commands, conditions)
@@ -94,33 +92,6 @@ _JSON_KINDS = {"list": "an array", "str": "a string", "int": "a number", "float"
 
 
 # Verification -------------------------------------------------------------------------
-
-
-class ReplayGuard:
-    """Keys remembered until they expire, at most ``size`` of them; when full, the ones
-    that expire soonest are forgotten first. Thread-safe."""
-
-    def __init__(self, size: int = REPLAY_MEMORY) -> None:
-        self.size = size
-        self._until: dict[str, float] = {}
-        self._queue: list[tuple[float, str]] = []  # heap of (until, key)
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._until)
-
-    def first_time(self, key: str, until: float, now: float) -> bool:
-        """Remember ``key`` until ``until``; False if it is already remembered."""
-        with self._lock:
-            while self._queue and self._queue[0][0] < now:
-                del self._until[heapq.heappop(self._queue)[1]]
-            if key in self._until:
-                return False
-            while len(self._until) >= self.size:
-                del self._until[heapq.heappop(self._queue)[1]]
-            self._until[key] = until
-            heapq.heappush(self._queue, (until, key))
-            return True
 
 
 _REPLAYS = ReplayGuard()

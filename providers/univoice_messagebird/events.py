@@ -57,12 +57,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import heapq
 import hmac
 import json
 import math
 import re
-import threading
 import time
 import uuid
 from collections.abc import Mapping
@@ -86,6 +84,7 @@ from univoice.events import (
 )
 from univoice.models import Direction, EndReason
 from univoice.redact import Redactor
+from univoice.webhooks.replay import ReplayGuard
 from univoice.webhooks.request import WebhookRejected
 
 if TYPE_CHECKING:
@@ -101,7 +100,6 @@ ALGORITHMS = {"HS256": "sha256", "HS384": "sha384", "HS512": "sha512"}
 SKEW = 1.0  # seconds of clock skew allowed on nbf/iat/exp
 LEGACY_WINDOW = 300.0  # seconds a legacy signature's timestamp may be off
 MAX_TOKEN = 8 * 1024  # a real token is ~500 characters
-REPLAY_MEMORY = 100_000  # jti values remembered per process
 MAX_BODY = 256 * 1024  # the app caps bodies too; this keeps parse() safe when called alone
 MAX_DEPTH = 10  # a callback nests 6 deep (envelope, items, item, payload, legs, leg)
 _REDACTOR = Redactor()
@@ -110,33 +108,6 @@ _JSON_KINDS = {"list": "an array", "str": "a string", "int": "a number", "float"
 
 
 # Verification -------------------------------------------------------------------------
-
-
-class ReplayGuard:
-    """Keys remembered until they expire, at most ``size`` of them; when full, the ones
-    that expire soonest are forgotten first. Thread-safe."""
-
-    def __init__(self, size: int = REPLAY_MEMORY) -> None:
-        self.size = size
-        self._until: dict[str, float] = {}
-        self._queue: list[tuple[float, str]] = []  # heap of (until, key)
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._until)
-
-    def first_time(self, key: str, until: float, now: float) -> bool:
-        """Remember ``key`` until ``until``; False if it is already remembered."""
-        with self._lock:
-            while self._queue and self._queue[0][0] < now:
-                del self._until[heapq.heappop(self._queue)[1]]
-            if key in self._until:
-                return False
-            while len(self._until) >= self.size:
-                del self._until[heapq.heappop(self._queue)[1]]
-            self._until[key] = until
-            heapq.heappush(self._queue, (until, key))
-            return True
 
 
 _REPLAYS = ReplayGuard()
