@@ -40,6 +40,7 @@ from univoice.simulator.engine import (
     SAY_WORD_MS,
     TRANSCRIPTION,
     TRANSFER_RING_MS,
+    recording_length,
 )
 from univoice.simulator.script import DEFAULT_SCRIPT, CalleeScript
 from univoice.simulator.trace import Trace, TraceEvent, TraceKind
@@ -375,17 +376,11 @@ class _Call:
 
     def _Record(self, element: etree._Element) -> None:
         a = bxml.attributes(element)
-        spoken = round(self.script.record_seconds * 1000)
-        limit = round(float(a.get("maxDuration", 60)) * 1000)
         silence = float(a.get("silenceTimeout", 0))
-        if silence > 0:
-            ms, ended_by = spoken + round(silence * 1000), "silence"
-        elif a.get("terminatingDigits", "#"):
-            ms, ended_by = spoken, "finish_key"
-        else:
-            ms, ended_by = limit, "max_length"
-        if ms >= limit:
-            ms, ended_by = limit, "max_length"
+        ms, ended_by = recording_length(
+            self.script, round(float(a.get("maxDuration", 60)) * 1000),
+            round(silence * 1000) if silence > 0 else None,
+            finish_key=bool(a.get("terminatingDigits", "#")))
         recording = self.start_recording(element, bool(a.get("transcribe", False)))
         self.open.remove(recording)  # a Record verb's recording is closed here, not at the end
         try:

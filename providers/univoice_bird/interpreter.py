@@ -25,6 +25,7 @@ from univoice.simulator.engine import (
     SAY_WORD_MS,
     TRANSCRIPTION,
     TRANSFER_RING_MS,
+    recording_length,
 )
 from univoice.simulator.script import DEFAULT_SCRIPT, CalleeScript
 from univoice.simulator.trace import Trace, TraceEvent, TraceKind
@@ -247,17 +248,11 @@ class _Call:
                 return
 
     def record(self, options: dict[str, Any]) -> None:
-        spoken = round(self.script.record_seconds * 1000)
-        limit = round(float(options.get("maxLength") or 4 * 3600) * 1000)
         silence = options.get("timeout")
-        if silence:
-            ms, ended_by = spoken + round(float(silence) * 1000), "silence"
-        elif options.get("endKey"):
-            ms, ended_by = spoken, "finish_key"
-        else:
-            ms, ended_by = limit, "max_length"
-        if ms >= limit:
-            ms, ended_by = limit, "max_length"
+        ms, ended_by = recording_length(
+            self.script, round(float(options.get("maxLength") or 4 * 3600) * 1000),
+            round(float(silence) * 1000) if silence else None,
+            finish_key=bool(options.get("endKey")))
         transcribe = bool(options.get("transcribe"))
         rec, started = self.new_recording(), self.now
         try:

@@ -37,6 +37,7 @@ from univoice.simulator.engine import (
     SAY_WORD_MS,
     TRANSCRIPTION,
     TRANSFER_RING_MS,
+    recording_length,
 )
 from univoice.simulator.script import DEFAULT_SCRIPT, CalleeScript
 from univoice.simulator.trace import Trace, TraceEvent, TraceKind
@@ -369,18 +370,11 @@ class _Call:
             raise _Jump(str(step["onKeypressGoto"]))
 
     def record(self, options: dict[str, Any]) -> None:
-        spoken = round(self.script.record_seconds * 1000)
         limit = round(float(options.get("maxLength") or 0) * 1000) or 4 * 3600 * 1000
         silence = options.get("timeout")
-        finish = str(options.get("finishOnKey") or "none")
-        if silence:
-            ms, ended_by = spoken + round(float(silence) * 1000), "silence"
-        elif finish != "none":
-            ms, ended_by = spoken, "finish_key"
-        else:
-            ms, ended_by = limit, "max_length"
-        if ms >= limit:
-            ms, ended_by = limit, "max_length"
+        ms, ended_by = recording_length(
+            self.script, limit, round(float(silence) * 1000) if silence else None,
+            finish_key=str(options.get("finishOnKey") or "none") != "none")
         transcribe = options.get("transcribe") in (True, "true")
         rec, started = self.new_recording(), self.now
         try:

@@ -350,15 +350,10 @@ class _Call:
         return self.script.keys[self.next_key - 1]
 
     def record(self, r: Record, here: str) -> None:
-        spoken = _ms(self.script.record_seconds)
-        if r.silence_timeout is not None:
-            ms, ended_by = spoken + _ms(r.silence_timeout), "silence"
-        elif r.finish_on_key is not None:
-            ms, ended_by = spoken, "finish_key"
-        else:  # nothing but the length limit (or a hang-up) can stop it
-            ms, ended_by = _ms(r.max_length), "max_length"
-        if ms >= _ms(r.max_length):
-            ms, ended_by = _ms(r.max_length), "max_length"
+        ms, ended_by = recording_length(
+            self.script, _ms(r.max_length),
+            None if r.silence_timeout is None else _ms(r.silence_timeout),
+            finish_key=r.finish_on_key is not None)
         recording, started = self.new_recording(), self.now
         language = r.transcribe_language or self.flow.language or DEFAULT_LANGUAGE
         try:
@@ -433,6 +428,21 @@ class _Call:
         self.emit(TraceKind.REDIRECTED, here, data)
         self.followed += 1
         raise _FollowRedirect(target, f"redirects[{self.followed - 1}]")
+
+
+def recording_length(script: CalleeScript, limit_ms: int, silence_ms: int | None, *,
+                     finish_key: bool) -> tuple[int, str]:
+    """How long the callee's recording lasts and what ends it: the callee speaks
+    ``record_seconds``, then falls silent (a silence timeout ends it) or presses the finish
+    key; with neither, only the length limit can. Provider interpreters share this model."""
+    spoken = _ms(script.record_seconds)
+    if silence_ms is not None:
+        ms, ended_by = spoken + silence_ms, "silence"
+    elif finish_key:
+        ms, ended_by = spoken, "finish_key"
+    else:
+        ms, ended_by = limit_ms, "max_length"
+    return (limit_ms, "max_length") if ms >= limit_ms else (ms, ended_by)
 
 
 def collect(entry: str | None, max_digits: int, finish_on_key: str | None
