@@ -156,6 +156,8 @@ class _Core:
                             f"the provider accepted the create but its answer could not be "
                             f"read ({unreadable}) and the lookup found nothing",
                             provider=self.name, operation=op.name, tag=op.tag) from None
+                    if op.then is None:  # the usual read: one request
+                        return result
                     return (yield from self._follow(op, result))
                 error: UnivoiceError = self.error_for(op, outcome)
                 if outcome.status_code not in RETRY_STATUSES:
