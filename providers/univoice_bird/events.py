@@ -47,8 +47,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
-import math
 import re
 import time
 from collections.abc import Mapping
@@ -71,7 +69,7 @@ from univoice.events import (
 from univoice.models import Direction, EndReason
 from univoice.redact import Redactor
 from univoice.webhooks.replay import ReplayGuard
-from univoice.webhooks.request import WebhookRejected
+from univoice.webhooks.request import WebhookRejected, decode_json
 from univoice_bird import vocab
 
 if TYPE_CHECKING:
@@ -224,41 +222,7 @@ def _call_of(body: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
 
 
 def _decode(body: bytes) -> Any:
-    """JSON with limits: size, nesting (checked before the recursive decoder runs)."""
-    if len(body) > MAX_BODY:
-        raise WebhookRejected(400, f"body larger than {MAX_BODY} bytes")
-    if _too_deep(body):
-        raise WebhookRejected(400, f"JSON nested deeper than {MAX_DEPTH} levels")
-    try:
-        loaded = json.loads(body, parse_constant=_no_constant, parse_float=_finite_float)
-        # The event store writes strict UTF-8 JSON: refuse a lone surrogate here, not
-        # after the callback was acknowledged.
-        json.dumps(loaded, ensure_ascii=False).encode()
-    except RecursionError:  # not expected past _too_deep; never let it escape
-        raise WebhookRejected(400, "JSON nested too deeply") from None
-    except UnicodeEncodeError:
-        raise WebhookRejected(400, "body has a lone surrogate escape (not Unicode)") from None
-    except (ValueError, UnicodeDecodeError) as exc:  # also the int digit limit
-        reason = " ".join(str(exc).split())[:200]
-        raise WebhookRejected(400, f"body is not JSON: {reason}") from None
-    return loaded
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")  # NaN/Infinity: the store refuses them
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):  # "1e999" overflows to inf, which JSON cannot hold
-        raise ValueError(f"number {text[:20]} is out of range")
-    return value
-
-
-def _too_deep(body: bytes) -> bool:
-    # Cheap bound first: a body with few brackets cannot be deep (the usual case).
-    if body.count(b"[") + body.count(b"{") <= MAX_DEPTH:
-        return False
+    return decode_json(body, max_body=MAX_BODY, max_depth=MAX_DEPTH)
     depth, in_string, escaped = 0, False, False
     for byte in body:
         if in_string:

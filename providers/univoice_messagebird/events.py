@@ -85,7 +85,7 @@ from univoice.events import (
 from univoice.models import Direction, EndReason
 from univoice.redact import Redactor
 from univoice.webhooks.replay import ReplayGuard
-from univoice.webhooks.request import WebhookRejected
+from univoice.webhooks.request import WebhookRejected, decode_json
 
 if TYPE_CHECKING:
     from univoice.webhooks.request import WebhookRequest
@@ -100,6 +100,7 @@ ALGORITHMS = {"HS256": "sha256", "HS384": "sha384", "HS512": "sha512"}
 SKEW = 1.0  # seconds of clock skew allowed on nbf/iat/exp
 LEGACY_WINDOW = 300.0  # seconds a legacy signature's timestamp may be off
 MAX_TOKEN = 8 * 1024  # a real token is ~500 characters
+MAX_SIGNATURE_JSON = 8 * 1024  # a JWT header or claims set is a few hundred bytes
 MAX_BODY = 256 * 1024  # the app caps bodies too; this keeps parse() safe when called alone
 MAX_DEPTH = 10  # a callback nests 6 deep (envelope, items, item, payload, legs, leg)
 _REDACTOR = Redactor()
@@ -161,8 +162,9 @@ def _b64url(segment: str, what: str) -> bytes:
 
 def _json_segment(segment: str, what: str) -> dict[str, Any]:
     try:
-        loaded = json.loads(_b64url(segment, what), parse_constant=_no_constant)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        loaded = decode_json(_b64url(segment, what), max_body=MAX_SIGNATURE_JSON,
+                             max_depth=4)
+    except WebhookRejected:  # a signature problem: 401, not the body's 400
         raise _refuse(f"malformed {JWT_HEADER}: the {what} is not JSON") from None
     if not isinstance(loaded, dict):
         raise _refuse(f"malformed {JWT_HEADER}: the {what} is not a JSON object")
@@ -381,40 +383,7 @@ def _fetch_call_flow(request: WebhookRequest) -> BaseEvent:
 
 
 def _decode(body: bytes) -> Any:
-    """JSON with limits: size, nesting (checked before the recursive decoder runs)."""
-    if len(body) > MAX_BODY:
-        raise WebhookRejected(400, f"body larger than {MAX_BODY} bytes")
-    if _too_deep(body):
-        raise WebhookRejected(400, f"JSON nested deeper than {MAX_DEPTH} levels")
-    try:
-        loaded = json.loads(body, parse_constant=_no_constant, parse_float=_float)
-        # The event store writes strict UTF-8 JSON: refuse a lone surrogate here, not
-        # after the callback was acknowledged.
-        json.dumps(loaded, ensure_ascii=False).encode()
-    except RecursionError:
-        raise WebhookRejected(400, "JSON nested too deeply") from None
-    except UnicodeEncodeError:
-        raise WebhookRejected(400, "body has a lone surrogate escape (not Unicode)") from None
-    except (ValueError, UnicodeDecodeError) as exc:  # also the int digit limit
-        reason = " ".join(str(exc).split())[:200]
-        raise WebhookRejected(400, f"body is not JSON: {reason}") from None
-    return loaded
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):  # "1e999"
-        raise ValueError(f"number {text[:20]} is out of range")
-    return value
-
-
-def _too_deep(body: bytes) -> bool:
-    if body.count(b"[") + body.count(b"{") <= MAX_DEPTH:
-        return False
+    return decode_json(body, max_body=MAX_BODY, max_depth=MAX_DEPTH)
     depth, in_string, escaped = 0, False, False
     for byte in body:
         if in_string:
