@@ -30,6 +30,7 @@ from lxml import etree
 
 from univoice.flow.speech import words
 from univoice.models import EndReason
+from univoice.simulator.clock import CallClock
 from univoice.simulator.engine import (
     DTMF_MS,
     DTMF_WAIT_MS,
@@ -43,7 +44,7 @@ from univoice.simulator.engine import (
     recording_length,
 )
 from univoice.simulator.script import DEFAULT_SCRIPT, CalleeScript
-from univoice.simulator.trace import Trace, TraceEvent, TraceKind
+from univoice.simulator.trace import Trace, TraceKind
 from univoice_bandwidth import bxml, voices
 
 # (method, url, callback payload, basic credentials) -> (status, body text)
@@ -133,14 +134,11 @@ def run_call(setup: CallSetup, script: CalleeScript | None, http: Http) -> CallR
     return _Call(setup, script, http).run()
 
 
-class _Call:
+class _Call(CallClock):
     def __init__(self, setup: CallSetup, script: CalleeScript, http: Http) -> None:
-        self.setup, self.script, self.http = setup, script, http
-        self.events: list[TraceEvent] = []
-        self.now = 0
+        super().__init__(script)
+        self.setup, self.http = setup, http
         self.answered_at: int | None = None
-        self.deadline: int | None = None
-        self.next_key = 0
         self.next_transfer = 0
         self.recording_count = 0
         self.open: list[_Recording] = []  # StartRecording recordings still running
@@ -206,28 +204,9 @@ class _Call:
 
     # Clock and callee -------------------------------------------------------------------
 
-    def emit(self, kind: TraceKind, data: dict[str, Any]) -> None:
-        self.events.append(TraceEvent(self.now / 1000, kind, None, data))
-
-    def advance(self, ms: int) -> None:
-        if self.deadline is not None and self.now + ms >= self.deadline:
-            self.now = max(self.now, self.deadline)
-            self.hang_up()
-        self.now += ms
-
     def hang_up(self) -> NoReturn:
         self.emit(TraceKind.HUNG_UP, {"by": "callee"})
         raise _CalleeHungUp(EndReason.CALLEE_HANGUP, "hangup")
-
-    def check_deadline(self) -> None:
-        if self.deadline is not None and self.now >= self.deadline:
-            self.hang_up()
-
-    def keys(self) -> str | None:
-        if self.machine or self.next_key >= len(self.script.keys):
-            return None
-        self.next_key += 1
-        return self.script.keys[self.next_key - 1]
 
     # Callbacks --------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 from univoice.flow.speech import words
 from univoice.models import EndReason
+from univoice.simulator.clock import CallClock
 from univoice.simulator.engine import (
     KEY_MS,
     PLAY_MS,
@@ -28,7 +29,7 @@ from univoice.simulator.engine import (
     recording_length,
 )
 from univoice.simulator.script import DEFAULT_SCRIPT, CalleeScript
-from univoice.simulator.trace import Trace, TraceEvent, TraceKind
+from univoice.simulator.trace import Trace, TraceKind
 
 MAX_COMMANDS = 20
 
@@ -67,14 +68,11 @@ def run_call(setup: CallSetup, script: CalleeScript | None = None) -> CallRun:
     return _Call(setup, script).run()
 
 
-class _Call:
+class _Call(CallClock):
     def __init__(self, setup: CallSetup, script: CalleeScript) -> None:
-        self.setup, self.script = setup, script
-        self.events: list[TraceEvent] = []
-        self.now = 0
+        super().__init__(script)
+        self.setup = setup
         self.answered_at: int | None = None
-        self.deadline: int | None = None
-        self.next_key = 0
         self.next_transfer = 0
         self.recordings = 0
         self.variables: dict[str, str] = {}
@@ -117,28 +115,9 @@ class _Call:
                       ended_at=self.now / 1000, duration=duration)
         return CallRun(trace, status, self.ignored)
 
-    def emit(self, kind: TraceKind, data: dict[str, Any]) -> None:
-        self.events.append(TraceEvent(self.now / 1000, kind, None, data))
-
-    def advance(self, ms: int) -> None:
-        if self.deadline is not None and self.now + ms >= self.deadline:
-            self.now = max(self.now, self.deadline)
-            self.hang_up()
-        self.now += ms
-
     def hang_up(self) -> NoReturn:
         self.emit(TraceKind.HUNG_UP, {"by": "callee"})
         raise _CalleeHungUp(EndReason.CALLEE_HANGUP)
-
-    def check_deadline(self) -> None:
-        if self.deadline is not None and self.now >= self.deadline:
-            self.hang_up()
-
-    def keys(self) -> str | None:
-        if self.script.answer == "machine" or self.next_key >= len(self.script.keys):
-            return None
-        self.next_key += 1
-        return self.script.keys[self.next_key - 1]
 
     def new_recording(self) -> str:
         self.recordings += 1
