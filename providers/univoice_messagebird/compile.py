@@ -198,11 +198,14 @@ def inline(gather: Gather) -> bool:
 
 
 def _menu(doc: _Flow, flow: Flow, gather: Gather, path: str) -> None:
-    """A menu MessageBird runs by itself: the keys jump to the option steps, each step
+    """A menu MessageBird runs by itself: the keys jump to the outcome steps, each step
     guarded by ``conditions`` on the gather's own variable; no key falls through to the
-    no-input branch. Then the flow goes on (every guarded step is skipped)."""
+    same steps (the no-input ones hold when the variable is empty, as they do when only
+    the end key was pressed). Then the flow goes on (every guarded step is skipped)."""
     window = _seconds(gather.timeout, path, "a gather's timeout")
-    variable = f"{KEYS_VARIABLE}{len(doc.steps)}"  # its own: never a stale earlier value
+    # Its own variable, named after the gather's place in the flow: variables live as
+    # long as the call, so another gather's value must never be read as this one's.
+    variable = f"{KEYS_VARIABLE}_{hashlib.sha256(path.encode()).hexdigest()[:10]}"
     jump = f"s{len(doc.steps)}-keys"
     listen: dict[str, Any] = {"onKeypressGoto": jump, "onKeypressVar": variable,
                               "maxNumKeys": gather.max_digits}
@@ -212,9 +215,10 @@ def _menu(doc: _Flow, flow: Flow, gather: Gather, path: str) -> None:
     for index, prompt in enumerate(gather.prompt):
         _prompt(doc, flow, prompt, join(here, "prompt", index), listen)
     doc.add("pause", {"length": window}, **listen)
-    if gather.no_input is not None:
-        _guarded(doc, flow, gather.no_input.steps, join(here, "no_input"), [])
     first = len(doc.steps)
+    if gather.no_input is not None:
+        _guarded(doc, flow, gather.no_input.steps, join(here, "no_input"),
+                 [{"variable": variable, "operator": "==", "value": ""}])
     assert gather.options is not None
     for digits, branch in gather.options.items():
         _guarded(doc, flow, branch.steps, join(here, "options", digits),
@@ -224,7 +228,7 @@ def _menu(doc: _Flow, flow: Flow, gather: Gather, path: str) -> None:
                  [{"variable": variable, "operator": "!=", "value": value}
                   for value in ("", *gather.options)])
     if first == len(doc.steps):
-        # No option has a step: the keys jump to a step that never runs (its condition
+        # No outcome has a step: the keys jump to a step that never runs (its condition
         # cannot hold), and the flow goes on after it, as it does after any choice.
         doc.add("pause", {"length": 0}, conditions=[
             {"variable": variable, "operator": "==", "value": "\u0000"}])

@@ -3,6 +3,7 @@ the app, limits, and the documented samples run by the interpreter."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -61,17 +62,20 @@ def test_a_simple_menu_runs_inline_with_conditions() -> None:
         {"say": "After"}]})
     assert not compile.needs_app(flow)
     steps = compile.start(flow, LINKS)["steps"]
-    listen = {"onKeypressGoto": "s0-keys", "onKeypressVar": "digits0", "maxNumKeys": 1}
+    variable = compile.KEYS_VARIABLE + "_" + hashlib.sha256(b"steps[0]").hexdigest()[:10]
+    listen = {"onKeypressGoto": "s0-keys", "onKeypressVar": variable, "maxNumKeys": 1}
     assert steps[0] == {"id": "s0", "action": "say", **listen, "options": {
         "payload": "Press 1 or 2", "language": "en-US"}}
     assert steps[1] == {"id": "s1", "action": "pause", **listen, "options": {"length": 4}}
-    assert steps[2]["options"]["payload"] == "Nothing" and "conditions" not in steps[2]
-    assert steps[3]["id"] == "s0-keys"  # where the keys jump
-    assert steps[3]["conditions"] == [{"variable": "digits0", "operator": "==", "value": "1"}]
+    # Where the keys jump and no key falls through: the no-input steps hold when the
+    # variable is empty (nothing, or only the end key, was pressed).
+    assert steps[2]["id"] == "s0-keys" and steps[2]["options"]["payload"] == "Nothing"
+    assert steps[2]["conditions"] == [{"variable": variable, "operator": "==", "value": ""}]
+    assert steps[3]["conditions"] == [{"variable": variable, "operator": "==", "value": "1"}]
     assert [s["action"] for s in steps[4:6]] == ["say", "hangup"]
     assert steps[4]["conditions"] == steps[5]["conditions"] == [
-        {"variable": "digits0", "operator": "==", "value": "2"}]
-    assert steps[6]["conditions"] == [{"variable": "digits0", "operator": "!=", "value": v}
+        {"variable": variable, "operator": "==", "value": "2"}]
+    assert steps[6]["conditions"] == [{"variable": variable, "operator": "!=", "value": v}
                                       for v in ("", "1", "2")]
     assert steps[7]["options"]["payload"] == "After" and "conditions" not in steps[7]
 
