@@ -1,27 +1,35 @@
 """Neutral flow -> Bird ``callFlow`` commands. Pure: no I/O.
 
 A call flow is at most 20 commands run in order; a command whose ``conditions`` do not
-hold is skipped. A menu runs natively: its prompt commands, a ``gather`` (the input
-window; the keys land in the variable ``keys``), then each outcome's commands guarded by
-conditions on ``keys`` (``eq`` the option's digits; no input: ``eq ""``; invalid: ``neq``
-every option and ``""``). Bird cannot pull a call flow from a URL, so what cannot be
-expressed that way (re-prompts, free input read later, nested menus, more than 20
-commands) needs the webhook app to push the next flow (PATCH) and is refused for now with
-``UnsupportedFeature`` naming the step. Mapping: say -> say (text, locale, voice = gender,
-loop), play -> playback, pause -> pause, record -> record (a message; flow.record is the
-create-call ``record``), transfer -> bridge (to, from, ringTimeout, record), hangup ->
-hangup; a flow that runs out of steps ends with an explicit hangup.
+hold is skipped. Mapping: say -> say (text, locale, voice = gender, loop), play ->
+playback, pause -> pause, record -> record (a message; flow.record is the create-call
+``record``), transfer -> bridge (to, from, ringTimeout, record), hangup -> hangup; a flow
+that runs out of steps ends with an explicit hangup.
+
+Two ways to run a flow, chosen per flow (``hosted``):
+
+- **Native**: the whole flow is one call flow. A menu is its prompt commands, a ``gather``
+  (the keys land in the variable ``keys``), then each outcome's commands guarded by
+  conditions on ``keys`` (``eq`` the option's digits; no input: ``eq ""``; invalid:
+  ``neq`` every option and ``""``).
+- **Hosted** (re-prompts, free input read later, nested menus, more than 20 commands):
+  Bird pulls no call flow from a URL, so the webhook app pushes each part (``segment``):
+  the steps up to the next gather, that gather, then a ``pause`` of ``HOLD_SECONDS`` and a
+  hangup. The app reads the keys from Bird's callback and PATCHes the call with the next
+  segment (see ``univoice_bird.push``), which replaces the waiting one; if no push comes
+  the call ends after the hold rather than hanging on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from univoice.errors import FlowIssue, FlowValidationError, UnsupportedFeature
 from univoice.flow.memo import memo
 from univoice.flow.paths import join
+from univoice.flow.positions import Positions, Reprompt
 from univoice.flow.rules import placeholders
 from univoice.flow.speech import fill, spoken
 from univoice.flow.steps import (
@@ -35,9 +43,11 @@ from univoice.flow.steps import (
     Step,
     Transfer,
 )
+from univoice.flow.walk import walk
 
 if TYPE_CHECKING:
     from univoice.flow import Flow
+    from univoice.flow.positions import Run
 
 MAX_COMMANDS = 20  # Bird runs at most 20 commands per call flow
 KEYS = "keys"  # the variable a gather's digits land in
@@ -47,8 +57,9 @@ LOCALES = frozenset((
     "en-IN", "en-NZ", "en-ZA", "en-US", "en-GB-WLS", "fi-FI", "fr-FR", "fr-CA", "hi-IN",
     "de-DE", "de-AT", "is-IS", "it-IT", "ja-JP", "ko-KR", "nb-NO", "pl-PL", "pt-BR", "pt-PT",
     "ro-RO", "ru-RU", "es-ES", "es-MX", "es-US", "sv-SE", "tr-TR", "cy-GB"))
-NEEDS_PUSH = ("it needs the webhook app to push the next call flow (PATCH), which univoice "
-              "does not do for Bird yet")
+HOLD_SECONDS = 15  # how long a hosted call waits for its next segment after a gather
+NEEDS_APP = ("the webhook app pushes the call's next call flow (PATCH) after each gather: "
+             "set public_url and flow_store, and serve the app")
 
 
 @dataclass
@@ -69,9 +80,8 @@ def _invalid(path: str, message: str) -> FlowValidationError:
     return FlowValidationError([FlowIssue(path, f"Bird: {message}")])
 
 
-def _push(feature: str, path: str) -> UnsupportedFeature:
-    return UnsupportedFeature(feature, "bird", path=path, detail=NEEDS_PUSH,
-                              alternatives=["simulator", "bandwidth", "messagebird"])
+class _NeedsApp(Exception):
+    """Native mode cannot say this step: the flow is hosted (see the module docstring)."""
 
 
 def _whole(value: float, path: str, what: str) -> int:
@@ -80,14 +90,20 @@ def _whole(value: float, path: str, what: str) -> int:
     return int(value)
 
 
-def _say(flow: Flow, say: Say, path: str) -> dict[str, Any]:
+Variables = Mapping[str, str] | None  # a hosted call's gathered values; None: native
+
+
+def _say(flow: Flow, say: Say, path: str, variables: Variables) -> dict[str, Any] | None:
+    """A say command's options; None when a filled-in text leaves nothing to say."""
     locale = say.language or flow.language or DEFAULT_LOCALE
     if locale not in LOCALES:
         raise _invalid(path, f"no voice speaks {locale!r}; locales: {', '.join(sorted(LOCALES))}")
-    if placeholders(say.text):
-        raise _push("gather.free_input", path)  # reads a variable: the app must fill it
-    text = spoken(fill(say.text, {}))
+    if variables is None and placeholders(say.text):
+        raise _NeedsApp  # reads a variable: the app fills it in
+    text = spoken(fill(say.text, variables or {}))
     if not text:
+        if variables is not None and placeholders(say.text):
+            return None  # only empty variables to say
         raise _invalid(path, "the text has nothing to speak once control characters are "
                              "removed")
     options: dict[str, Any] = {"text": text, "locale": locale}
@@ -100,9 +116,11 @@ def _say(flow: Flow, say: Say, path: str) -> dict[str, Any]:
 
 
 def _prompt(doc: _Flow, flow: Flow, step: PromptStep, path: str,
-            conditions: list[dict[str, str]] | None) -> None:
+            conditions: list[dict[str, str]] | None, variables: Variables = None) -> None:
     if isinstance(step, Say):
-        doc.add("say", _say(flow, step, path), conditions)
+        options = _say(flow, step, path, variables)
+        if options is not None:
+            doc.add("say", options, conditions)
     elif isinstance(step, Play):
         doc.add("playback", {"media": [step.url], **({"loop": step.loop} if step.loop > 1
                                                       else {})}, conditions)
@@ -110,22 +128,25 @@ def _prompt(doc: _Flow, flow: Flow, step: PromptStep, path: str,
         doc.add("pause", {"length": _whole(step.seconds, path, "a pause")}, conditions)
 
 
-def _menu(doc: _Flow, flow: Flow, gather: Gather, path: str,
-          conditions: list[dict[str, str]] | None) -> None:
-    if gather.variable is not None:
-        raise _push("gather.free_input", path)
-    if gather.retries:
-        raise _push("gather.retries", path)
-    if conditions:
-        raise _push("gather.nested_menu", path)
+def _gather(doc: _Flow, flow: Flow, gather: Gather, path: str,
+            variables: Variables) -> None:
+    """A gather's prompt commands and the ``gather`` command itself."""
     here = join(path, "gather")
     for index, prompt in enumerate(gather.prompt):
-        _prompt(doc, flow, prompt, join(here, "prompt", index), None)
+        _prompt(doc, flow, prompt, join(here, "prompt", index), None, variables)
     options: dict[str, Any] = {"maxNumKeys": gather.max_digits,
                                "timeout": _whole(gather.timeout, path, "a gather's timeout")}
     if gather.finish_on_key:
         options["endKey"] = gather.finish_on_key
     doc.add("gather", options)
+
+
+def _menu(doc: _Flow, flow: Flow, gather: Gather, path: str,
+          conditions: list[dict[str, str]] | None) -> None:
+    if gather.variable is not None or gather.retries or conditions:
+        raise _NeedsApp  # free input, re-prompts, a menu in a branch
+    here = join(path, "gather")
+    _gather(doc, flow, gather, path, None)
     menu = gather.options or {}
     if gather.no_input is not None:
         _steps(doc, flow, gather.no_input.steps, join(here, "no_input", "steps"),
@@ -139,10 +160,10 @@ def _menu(doc: _Flow, flow: Flow, gather: Gather, path: str,
 
 
 def _step(doc: _Flow, flow: Flow, step: Step, path: str,
-          conditions: list[dict[str, str]] | None = None) -> bool:
-    """Add ``step``; True when the call ends with it (nothing after it runs)."""
+          conditions: list[dict[str, str]] | None = None, variables: Variables = None) -> bool:
+    """Add ``step`` (not a hosted gather); True when the call ends with it."""
     if isinstance(step, (Say, Play, Pause)):
-        _prompt(doc, flow, step, path, conditions)
+        _prompt(doc, flow, step, path, conditions, variables)
     elif isinstance(step, Gather):
         _menu(doc, flow, step, path, conditions)
     elif isinstance(step, Record):
@@ -159,8 +180,8 @@ def _step(doc: _Flow, flow: Flow, step: Step, path: str,
                                            or DEFAULT_LOCALE)
         doc.add("record", options, conditions)
     elif isinstance(step, Transfer):
-        if step.no_answer is not None:
-            raise _push("transfer.no_answer", path)
+        if step.no_answer is not None:  # the capabilities refuse it before compiling
+            raise _invalid(path, "a bridge cannot tell an unanswered transfer apart")
         bridge: dict[str, Any] = {"to": step.targets[0],
                                   "ringTimeout": _whole(step.timeout, path, "a ring timeout")}
         if not 3 <= bridge["ringTimeout"] <= 120:
@@ -186,28 +207,107 @@ def _steps(doc: _Flow, flow: Flow, steps: Iterable[Step], list_path: str,
     return False
 
 
+@dataclass(frozen=True)
+class Segment:
+    """One pushed call flow of a hosted call: its commands, and the gather (path,
+    attempt) whose keys the app waits for at its end (None: the call ends in it)."""
+
+    commands: list[dict[str, Any]]
+    waits_at: tuple[str, int] | None
+
+
+def hosted(flow: Flow) -> bool:
+    """Whether calls running ``flow`` need the webhook app (see the module docstring)."""
+    return _start(flow)[1] is not None
+
+
 def start(flow: Flow) -> list[dict[str, Any]]:
     """The ``callFlow`` a call starts with (at most ``MAX_COMMANDS`` commands). Built once
     per flow object and shared: callers must not change it."""
+    return _start(flow)[0].commands
+
+
+def start_segment(flow: Flow) -> Segment:
+    """The first call flow of a call: the whole flow, or its first hosted segment."""
+    return _start(flow)[0]
+
+
+def _start(flow: Flow) -> tuple[Segment, Segment | None]:
+    """(first call flow, the same if hosted else None), memoized per flow object."""
     kept = memo(flow, "bird.start")
-    if "commands" not in kept:
-        kept["commands"] = _compile(flow)
-    commands: list[dict[str, Any]] = kept["commands"]
-    return commands
+    if "start" not in kept:
+        try:
+            kept["start"] = (Segment(_native(flow), None), None)
+        except _NeedsApp:
+            first = segment(flow, Positions(flow).start(), {})
+            kept["start"] = (first, first)
+    found: tuple[Segment, Segment | None] = kept["start"]
+    return found
 
 
-def _compile(flow: Flow) -> list[dict[str, Any]]:
+def _native(flow: Flow) -> list[dict[str, Any]]:
     doc = _Flow()
     if not _steps(doc, flow, flow.steps, "steps", None):
         doc.add("hangup")
     if len(doc.commands) > MAX_COMMANDS:
-        raise UnsupportedFeature("flow.length", "bird", path="steps",
-                                 detail=f"it compiles to {len(doc.commands)} commands; Bird "
-                                        f"runs {MAX_COMMANDS} per call flow, and {NEEDS_PUSH}",
-                                 alternatives=["simulator", "bandwidth", "messagebird"])
+        raise _NeedsApp
     return doc.commands
 
 
+def segment(flow: Flow, run: Run, variables: Mapping[str, str]) -> Segment:
+    """The call flow that runs ``run`` up to and including its next gather, then holds
+    (hosted mode). Say texts are filled in with ``variables``."""
+    doc, waits_at = _Flow(), None
+    ended = False
+    for path, step in run:
+        if isinstance(step, Gather):
+            _gather(doc, flow, step, path, variables)
+            doc.add("pause", {"length": HOLD_SECONDS})
+            waits_at = (path, 1)
+            break
+        if _step(doc, flow, step, path, None, variables):
+            ended = True
+            break
+    if waits_at is not None or not ended:
+        doc.add("hangup")
+    _fits(doc, run.start or "steps")
+    return Segment(doc.commands, waits_at)
+
+
+def reprompt(flow: Flow, path: str, attempt: int, variables: Mapping[str, str]) -> Segment:
+    """The call flow of attempt ``attempt`` of the gather at ``path`` (hosted mode)."""
+    gather = Positions(flow).step(path)
+    if not isinstance(gather, Gather):
+        raise _invalid(path, "no gather here to prompt again")
+    doc = _Flow()
+    _gather(doc, flow, gather, path, variables)
+    doc.add("pause", {"length": HOLD_SECONDS})
+    doc.add("hangup")
+    _fits(doc, path)
+    return Segment(doc.commands, (path, attempt))
+
+
+def _fits(doc: _Flow, path: str) -> None:
+    if len(doc.commands) > MAX_COMMANDS:
+        raise UnsupportedFeature(
+            "flow.length", "bird", path=path,
+            detail=f"the steps from here to the next gather compile to {len(doc.commands)} "
+                   f"commands; Bird runs {MAX_COMMANDS} per call flow",
+            alternatives=["simulator", "bandwidth", "messagebird"])
+
+
 def check(flow: Flow) -> None:
-    """Refuse (naming the step) what Bird cannot run as written."""
-    start(flow)
+    """Refuse (naming the step) what Bird cannot run as written. A hosted flow is checked
+    segment by segment: every gather's outcomes and re-prompts."""
+    _, first = _start(flow)
+    if first is None:
+        return
+    positions = Positions(flow)
+    for path, step in walk(flow):
+        if isinstance(step, Gather):
+            reprompt(flow, path, 1, {})
+            for key in [*(step.options or {}), "", "x"]:  # each option, none, an invalid key
+                for attempt in {1, 1 + step.retries}:
+                    outcome, _ = positions.after_gather(path, attempt, key)
+                    if not isinstance(outcome, Reprompt):
+                        segment(flow, outcome, {})

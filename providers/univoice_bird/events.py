@@ -32,6 +32,13 @@ plus event metadata. Both readings are accepted: a body that is the call object 
     failed                            -> CallFailed (Bird's ``reason``, else "failed")
     an ``amdResult`` with a result    -> MachineDetected, besides the above
 
+Gathered keys (unconfirmed: Bird documents no callback carrying them; univoice's hosted
+flows rely on one, see ``univoice_bird.compile``): read from the call object's last
+``gather`` command in ``callFlow.commands`` (its ``keys``, ``result.keys``, ``result`` as
+a string or ``variables.keys``), else the call's or the envelope's ``variables.keys`` or
+``keys``; the first found wins and gives ``DigitsGathered`` (id: call, call flow id,
+command id and keys).
+
 An event's id is a digest of (call id, neutral stage), so a redelivered callback has the
 same id, and so do ``accepted`` and ``starting`` (one call is initiated once: the second is
 a duplicate by design). A status no table knows gives an ``UnknownEvent`` whose id is a
@@ -50,6 +57,7 @@ import hmac
 import re
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +70,7 @@ from univoice.events import (
     CallFailed,
     CallInitiated,
     CallRinging,
+    DigitsGathered,
     MachineDetected,
     UnknownEvent,
     digest,
@@ -223,24 +232,55 @@ def _call_of(body: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
 
 def _decode(body: bytes) -> Any:
     return decode_json(body, max_body=MAX_BODY, max_depth=MAX_DEPTH)
-    depth, in_string, escaped = 0, False, False
-    for byte in body:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:  # quote
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):  # [ {
-            depth += 1
-            if depth > MAX_DEPTH:
-                return True
-        elif byte in (0x5D, 0x7D):  # ] }
-            depth -= 1
-    return False
+
+
+@dataclass(frozen=True)
+class GatherResult:
+    """The keys of a finished gather, and which call flow (and command) it ran in."""
+
+    keys: str
+    call_flow_id: str | None
+    command_id: str | None
+
+
+_KEYS = re.compile(r"[0-9*#]{0,64}")
+
+
+def _keys_in(obj: Mapping[str, Any]) -> str | None:
+    for holder, key in ((obj, "keys"), (obj.get("result"), "keys"),
+                        (obj.get("variables"), "keys")):
+        value = holder.get(key) if isinstance(holder, dict) else None
+        if isinstance(value, str) and _KEYS.fullmatch(value):
+            return value
+    result = obj.get("result")
+    if isinstance(result, str) and _KEYS.fullmatch(result):
+        return result
+    return None
+
+
+def gather_result(call: Mapping[str, Any], body: Mapping[str, Any] | None = None
+                  ) -> GatherResult | None:
+    """The gathered keys a callback's call object reports (see the module docstring)."""
+    flow = call.get("callFlow")
+    flow = flow if isinstance(flow, dict) else {}
+    flow_id = _text(flow, "id")
+    commands = flow.get("commands")
+    for command in reversed(commands if isinstance(commands, list) else []):
+        if isinstance(command, dict) and command.get("command") == "gather":
+            keys = _keys_in(command)
+            if keys is not None:
+                return GatherResult(keys, _text(command, "callFlowId") or flow_id,
+                                    _text(command, "id"))
+    for holder in (call, body or {}):
+        keys = _keys_in({"keys": holder.get("keys"), "variables": holder.get("variables")})
+        if keys is not None:
+            return GatherResult(keys, flow_id, None)
+    return None
+
+
+def call_object(body: Any) -> dict[str, Any] | None:
+    """A decoded callback's call object (either shape), or None."""
+    return _call_of(body)[0] if isinstance(body, dict) else None
 
 
 # Field readers: tolerant, never raising ----------------------------------------------
@@ -316,6 +356,13 @@ class _Status:
             name, field = stage
             common = self._common({"event": name}, self._time(field))
             events.append(self._event(name, common))
+        gathered = gather_result(self.call, self.body)
+        if gathered is not None:
+            events.append(DigitsGathered(
+                **self._common({"event": "gather", "flow": gathered.call_flow_id,
+                                "command": gathered.command_id, "keys": gathered.keys},
+                               self._time("updatedAt")),
+                digits=gathered.keys))
         amd = self.call.get("amdResult")
         result = amd.get("result") if isinstance(amd, dict) else None
         if isinstance(result, str) and result.strip():

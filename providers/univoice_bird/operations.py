@@ -40,6 +40,7 @@ import httpx
 from univoice.capabilities import Feature, Resource
 from univoice.errors import (
     AmbiguousCreate,
+    ConfigError,
     FlowIssue,
     InvalidArguments,
     UnsupportedFeature,
@@ -425,6 +426,12 @@ class BirdOperations(Provider):
         detect = params.machine_detection or params.flow.machine_detection is not None
         if detect and Feature.FLOW_MACHINE_DETECTION not in self.capabilities.features:
             raise self.unsupported(Feature.FLOW_MACHINE_DETECTION)
+        compile.check(params.flow)
+        if compile.hosted(params.flow) and params.flow_url is None:
+            raise ConfigError(
+                "this flow needs the univoice webhook app on Bird (it pushes the call's next "
+                "call flow after each gather): set public_url and flow_store in "
+                "univoice.toml, or pass Voice(..., public_url=..., flow_store=...)")
         call_flow = compile.start(params.flow)
         low, high = RING_TIMEOUT
         if not low <= params.ring_timeout <= high:
@@ -440,9 +447,12 @@ class BirdOperations(Provider):
             body["record"] = True
         if detect:  # only once the provider declares it (the app must react to it)
             body["amdSettings"] = {"enabled": True}
-        webhook = params.callback_url or params.events_url
+        # A hosted flow's callbacks go to its own route, which names the flow; the app
+        # hands their events to the handlers as on the events route.
+        webhook = (params.flow_url if compile.hosted(params.flow) else None) \
+            or params.callback_url or params.events_url
         if webhook:
-            body["notification"] = {"url": webhook}
+            body["notification"] = {"url": str(webhook)}
         tag = params.tag.lower() if params.tag else None
         if tag is not None:
             body["tags"] = [tag]
@@ -543,16 +553,26 @@ class BirdOperations(Provider):
 
     def update_call(self, call_id: str, params: UpdateCall) -> Operation[Call | None]:
         """``PATCH C/calls/{id}`` with ``{"callFlow": compile.start(flow)}``: the call leaves
-        its current flow for the new one (202). Bird documents no body for the answer: a
-        call object naming this call is read, anything else gives None (the client then
-        reads the call). A ``redirect_url`` is refused before any request."""
+        its current flow for the new one (202). A redirect_url, or a flow that needs the
+        webhook app (its callbacks go on naming the flow the call started with), is refused
+        before any request."""
         if params.redirect_url is not None or params.flow is None:
             raise self.refuse("calls.update.redirect_url",
                               "Bird cannot fetch a call flow from a URL: give a univoice flow, "
                               "which univoice pushes to the call")
         Provider.check_flow(self, params.flow)
-        call_flow = compile.start(params.flow)
-        name = "calls.update"
+        compile.check(params.flow)
+        if compile.hosted(params.flow):
+            raise self.refuse("calls.update.hosted_flow",
+                              "a running call can be moved only to a flow Bird runs whole (no "
+                              "re-prompts, free input or nested menus, at most 20 commands)")
+        return self.patch_call_flow(call_id, compile.start(params.flow))
+
+    def patch_call_flow(self, call_id: str, commands: list[dict[str, Any]]
+                        ) -> Operation[Call | None]:
+        """``PATCH C/calls/{id}`` with ``{"callFlow": commands}`` (202). Bird documents no
+        body for the answer: a call object naming this call is read, anything else gives
+        None."""
 
         def updated(response: httpx.Response) -> Call | None:
             try:
@@ -566,8 +586,8 @@ class BirdOperations(Provider):
             except BadPayload:
                 return None
 
-        return self._op(name, "PATCH", self._calls_url(call_id), updated,
-                        body={"callFlow": call_flow})
+        return self._op("calls.update", "PATCH", self._calls_url(call_id), updated,
+                        body={"callFlow": commands})
 
     def hangup_call(self, call_id: str) -> Operation[None]:
         """``PATCH C/calls/{id}`` with ``{"status": "completed"}`` (202): hangs up a live

@@ -47,6 +47,21 @@ class ProviderSettings(BaseModel):
 
 
 @dataclass(frozen=True)
+class Push:
+    """How the webhook app delivers a document to a running call of a push-only provider
+    (Bird): by REST (``Provider.push_document``), not as the callback's answer.
+
+    ``key`` names the push: the app makes it once across redeliveries and processes
+    (claimed in the store like an event; a failed one is tried again on redelivery).
+    ``state`` is what the call's state becomes once the provider has accepted it.
+    """
+
+    call_id: str
+    key: str
+    state: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Document:
     """A flow compiled into a provider's own language (BXML, call-flow JSON, ...)."""
 
@@ -54,6 +69,7 @@ class Document:
     media_type: str
     body: str
     native: Any = None  # the same document as data (dict, element tree), for tests
+    push: Push | None = None  # set: the app sends it to the call instead of answering
 
     def __str__(self) -> str:
         return self.body
@@ -266,8 +282,15 @@ class Provider(ABC):
 
     def respond_to_callback(self, request: WebhookRequest, events: list[BaseEvent],
                             context: Continuations) -> Document | None:
-        """The document a callback expects back (BXML for a Bandwidth answer), or None."""
+        """The document a callback expects back (BXML for a Bandwidth answer), or one to
+        push to the call (``Document.push``: Bird), or None. Runs in a worker thread (it
+        may read the store through ``context``)."""
         return None
+
+    def push_document(self, call_id: str, document: Document) -> Operation[Any]:
+        """The REST request that hands a running call its next document (push-only
+        providers: Bird's ``PATCH`` of the call's flow)."""
+        raise WebhookRejected(404, f"provider '{self.name}' takes no pushed documents")
 
     def called_number(self, request: WebhookRequest) -> str | None:
         """The number an inbound call dialled, from a request for its first document."""
@@ -275,10 +298,11 @@ class Provider(ABC):
 
     def render_continuation(self, flow: Flow, flow_id: str, node: str,
                             request: WebhookRequest, events: list[BaseEvent],
-                            context: Continuations) -> Document:
+                            context: Continuations) -> Document | None:
         """The next native document of a stored flow at ``node``; ``events`` are those the
         request carried (a gather's digits), already handled. May read and update the
-        call's state in ``context`` (so it runs in a worker thread)."""
+        call's state in ``context`` (so it runs in a worker thread). A push-only provider
+        returns a document with ``push`` set, or None when the callback needs none."""
         raise WebhookRejected(404, f"provider '{self.name}' has no continuation documents")
 
 

@@ -164,10 +164,26 @@ def test_create_call_refusals_before_any_request() -> None:
                                                   "steps": ["hangup"]})))
     with pytest.raises(UnsupportedFeature, match="conference"):
         p.create_call(create(flow=Flow.from_dict({"steps": [{"conference": {"name": "r"}}]})))
-    with pytest.raises(UnsupportedFeature, match=r"gather\.retries"):
-        p.create_call(create(flow=Flow.from_dict({"steps": [{"gather": {
-            "prompt": [{"say": "Press 1."}], "retries": 1,
-            "options": {"1": [{"say": "One."}]}}}]})))
+    # A flow the webhook app must push the rest of, with nowhere to reach the app.
+    with pytest.raises(ConfigError, match="public_url and flow_store"):
+        p.create_call(create(flow=REPROMPT))
+    with pytest.raises(UnsupportedFeature, match=r"calls\.update\.hosted_flow"):
+        p.update_call(CALL_ID, UpdateCall(flow=REPROMPT))
+
+
+REPROMPT = Flow.from_dict({"steps": [{"gather": {
+    "prompt": [{"say": "Press 1."}], "retries": 1, "options": {"1": [{"say": "One."}]}}}]})
+
+
+def test_a_hosted_flow_starts_with_its_first_segment_and_reports_to_its_route() -> None:
+    flow_url = "https://app.example/univoice/bird/flow/abc/start"
+    op = provider().create_call(create(flow=REPROMPT, flow_url=flow_url,
+                                       events_url="https://app.example/univoice/bird/events",
+                                       callback_url="https://mine.example/"))
+    sent = body(op)
+    assert sent["notification"] == {"url": flow_url}
+    assert [c["command"] for c in sent["callFlow"]] == ["say", "gather", "pause", "hangup"]
+    assert sent["callFlow"][2]["options"] == {"length": compile.HOLD_SECONDS}
 
 
 def test_create_call_request_validates_against_the_spec() -> None:

@@ -7,6 +7,11 @@ redelivery is acknowledged but not handled again, across processes and restarts)
 the handlers, and record it done or failed (failed events wait for ``events replay``).
 A store that cannot be reached answers 503, so the provider delivers again later.
 
+A push-only provider (Bird) is not answered with its next document: the app sends it to
+the call by REST (``Document.push``), once per push key across redeliveries and processes,
+before the events are handled; a push the provider refuses or that cannot be sent answers
+503, so the callback comes again and the push is retried.
+
     voice_app = VoiceApp(public_url="https://voice.example.com", store="sqlite:///v.db")
 
     @voice_app.on(DigitsGathered)
@@ -20,7 +25,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl
 
 from anyio import to_thread
@@ -30,13 +35,19 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from univoice.errors import ProviderNotFound
+from univoice.errors import ProviderNotFound, UnivoiceError
 from univoice.events import BaseEvent
 from univoice.flow import Flow
 from univoice.provider import Document, Provider
 from univoice.store import FlowStore, StoreUnavailable, open_store
+from univoice.store.base import DEFAULT_LEASE, check_lease
 from univoice.webhooks.continuations import Continuations
 from univoice.webhooks.request import WebhookRejected, WebhookRequest
+
+if TYPE_CHECKING:
+    import httpx
+
+    from univoice.transport import AsyncTransport, HttpSettings
 
 log = logging.getLogger("univoice.events")
 E = TypeVar("E", bound=BaseEvent)
@@ -54,19 +65,26 @@ class VoiceApp:
 
     def __init__(self, *, public_url: str, store: FlowStore | str = "sqlite:///univoice.db",
                  providers: Iterable[Provider] | None = None, max_body: int = MAX_BODY,
-                 event_ttl: float = 7 * 86400,
+                 event_ttl: float = 7 * 86400, event_lease: float = DEFAULT_LEASE,
                  inbound: Mapping[str, Flow | Callable[[], Flow]] | None = None,
-                 default_flow: Flow | Callable[[], Flow] | None = None) -> None:
+                 default_flow: Flow | Callable[[], Flow] | None = None,
+                 http: HttpSettings | None = None,
+                 http_client: httpx.AsyncClient | None = None) -> None:
         """``inbound`` maps a called number to the flow (or a function making it) that
-        answers an inbound call to it; ``default_flow`` answers every other number."""
+        answers an inbound call to it; ``default_flow`` answers every other number.
+        ``http`` / ``http_client`` tune the REST requests the app makes itself (pushing a
+        call's next flow to Bird), as for ``AsyncVoice``."""
         self.public_url = public_url.rstrip("/")
         self._inbound = dict(inbound or {})
         self._default_flow = default_flow
         self.store = open_store(store, ttl=event_ttl) if isinstance(store, str) else store
+        self.event_lease = check_lease(event_lease)
         self._providers = {p.name: p for p in providers or ()}
         self._stored: set[str] = set()  # inbound flows already in the store
         self.max_body = max_body
         self._handlers: list[tuple[tuple[type[BaseEvent], ...], Handler]] = []
+        self._http, self._http_client = http, http_client
+        self._rest: dict[str, AsyncTransport] = {}
         self._app = Starlette(routes=[
             Route(f"{PREFIX}/health", self._health, methods=["GET"]),
             Route(f"{PREFIX}/{{provider}}/events", self._events, methods=["POST"]),
@@ -76,6 +94,12 @@ class VoiceApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._app(scope, receive, send)
+
+    async def aclose(self) -> None:
+        """Close the REST clients the app opened for pushes (not a client passed in)."""
+        transports, self._rest = list(self._rest.values()), {}
+        for transport in transports:
+            await transport.aclose()
 
     # Handlers -----------------------------------------------------------------------
 
@@ -134,8 +158,12 @@ class VoiceApp:
             events = provider.parse_events(hook)
             # The answer first: a callback the provider refuses (no flow for an inbound
             # number: 404) reaches no handler, and the provider may deliver it again.
-            document = provider.respond_to_callback(hook, events,
-                                                    self.continuations(provider.name))
+            context = self.continuations(provider.name)
+            document = await to_thread.run_sync(provider.respond_to_callback, hook, events,
+                                                context)
+            if document is not None and document.push is not None:
+                await self._push(provider, document, context)
+                document = None
             counts = await self._handle(provider.name, events)
         except WebhookRejected as exc:
             log.warning("rejected %s callback: %s", request.path_params["provider"], exc)
@@ -145,6 +173,8 @@ class VoiceApp:
         except StoreUnavailable as exc:
             log.error("store unavailable: %s", exc)
             return _refusal(503, "the event store is unavailable; deliver again later")
+        except _PushFailed as exc:
+            return _refusal(503, str(exc))
         if document is not None:
             return _document(document)
         return JSONResponse(counts)
@@ -168,15 +198,53 @@ class VoiceApp:
                 return _refusal(404, f"no flow {flow_id!r} (unknown or expired)")
             document = await to_thread.run_sync(
                 provider.render_continuation, flow, flow_id, node, hook, events, context)
+            if document is not None and document.push is not None:
+                await self._push(provider, document, context)
+                document = None
             # Handled once the document is known: a refused continuation reaches no handler.
-            await self._handle(provider.name, events)
+            counts = await self._handle(provider.name, events)
         except WebhookRejected as exc:
             return _refusal(exc.status, exc.reason)
         except ProviderNotFound as exc:
             return _refusal(404, str(exc))
         except StoreUnavailable:
             return _refusal(503, "the flow store is unavailable; try again later")
-        return _document(document)
+        except _PushFailed as exc:
+            return _refusal(503, str(exc))
+        return JSONResponse(counts) if document is None else _document(document)
+
+    async def _push(self, provider: Provider, document: Document,
+                    context: Continuations) -> None:
+        """Send ``document`` to its call once (see the module's docstring)."""
+        push = document.push
+        assert push is not None
+        key = f"{provider.name}:push:{push.key}"
+        if not await self.store.aclaim_event(key, provider.name, {"call_id": push.call_id}):
+            stored = await to_thread.run_sync(self.store.get_event, key)
+            if stored is None or stored.status != "failed":
+                return  # made already, or being made by another request
+            if await to_thread.run_sync(self.store.reclaim_failed, key) is None:
+                return
+        try:
+            await self._rest_for(provider).run(provider.push_document(push.call_id, document))
+        except UnivoiceError as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            log.error("push to %s call %s failed: %s", provider.name, push.call_id, reason)
+            await self.store.afinish_event(key, error=reason)
+            raise _PushFailed(f"the call's next flow could not be sent ({reason}); "
+                              "deliver again later") from None
+        await to_thread.run_sync(context.update_call_state, push.call_id,
+                                 lambda state: {**state, **push.state})
+        await self.store.afinish_event(key)
+
+    def _rest_for(self, provider: Provider) -> AsyncTransport:
+        transport = self._rest.get(provider.name)
+        if transport is None:
+            from univoice.transport import AsyncTransport
+
+            transport = self._rest[provider.name] = AsyncTransport(
+                provider, self._http, client=self._http_client)
+        return transport
 
     def _inbound_id(self, provider: Provider, hook: WebhookRequest,
                     context: Continuations) -> str:
@@ -229,7 +297,8 @@ class VoiceApp:
         for event in events:
             key = f"{provider}:{event.id}"
             data = event.model_dump(mode="json", by_alias=True)
-            claimed = await self.store.aclaim_event(key, provider, data)
+            claimed = await self.store.aclaim_event(key, provider, data,
+                                                    lease=self.event_lease)
             if not claimed:
                 counts["duplicates"] += 1
                 log.info("%s %s call=%s id=%s duplicate", provider, event.type, event.call_id,
@@ -261,6 +330,10 @@ class VoiceApp:
             error = f"{type(exc).__name__}: {exc}"
         await self.store.afinish_event(key, error=error)
         return error is None
+
+
+class _PushFailed(Exception):
+    """A push the provider refused or that could not be sent: the callback gets a 503."""
 
 
 def _refusal(status: int, reason: str) -> Response:
