@@ -9,10 +9,16 @@ the callee's keys for this attempt are collected into ``keys`` until ``maxNumKey
 ``endKey`` (not kept), the window (``timeout``) restarting at each key; with no key and
 ``retries`` left the prompt plays again; ``keys`` is "" when nothing was pressed. Running
 out of commands hangs up. Time and the callee follow the simulator's model.
+
+Hosted flows (``univoice_bird.compile``): after each gather the engine reports the keys
+(``on_gather(call flow id, command id, keys)``, standing in for the callback univoice reads
+them from); a call flow it returns (the app's ``PATCH``) replaces the running one at once,
+before the hold that follows the gather. Each call flow run gets an id (``cf-1`` ...).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -32,6 +38,8 @@ from univoice.simulator.script import DEFAULT_SCRIPT, CalleeScript
 from univoice.simulator.trace import Trace, TraceKind
 
 MAX_COMMANDS = 20
+# (call flow id, gather command id, keys) -> the call flow pushed in answer, or None
+OnGather = Callable[[str, str, str], list[Any] | None]
 
 
 @dataclass(frozen=True)
@@ -60,18 +68,27 @@ class _CalleeHungUp(_Ended):
     pass
 
 
-def run_call(setup: CallSetup, script: CalleeScript | None = None) -> CallRun:
+class _Pushed(Exception):
+    def __init__(self, commands: list[Any]) -> None:
+        self.commands = commands
+
+
+def run_call(setup: CallSetup, script: CalleeScript | None = None, *,
+             on_gather: OnGather | None = None) -> CallRun:
     script = script or DEFAULT_SCRIPT
     if script.hang_up_at is not None:
         raise ValueError("hang_up_at names neutral step paths, which call flows do not "
                          "carry; use hang_up_after")
-    return _Call(setup, script).run()
+    return _Call(setup, script, on_gather).run()
 
 
 class _Call(CallClock):
-    def __init__(self, setup: CallSetup, script: CalleeScript) -> None:
+    def __init__(self, setup: CallSetup, script: CalleeScript,
+                 on_gather: OnGather | None = None) -> None:
         super().__init__(script)
         self.setup = setup
+        self.on_gather = on_gather
+        self.flows = 0
         self.answered_at: int | None = None
         self.next_transfer = 0
         self.recordings = 0
@@ -133,19 +150,33 @@ class _Call(CallClock):
     # Commands ---------------------------------------------------------------------------
 
     def execute(self, commands: list[Any]) -> NoReturn:
+        while True:
+            try:
+                self.run_flow(commands)
+            except _Pushed as pushed:
+                commands = pushed.commands
+
+    def run_flow(self, commands: list[Any]) -> NoReturn:
         if not isinstance(commands, list) or len(commands) > MAX_COMMANDS:
             raise _Ended(EndReason.FAILED, "failed")  # Bird refuses such a call flow
-        for command in commands:
+        self.flows += 1
+        flow_id = f"cf-{self.flows}"
+        for index, command in enumerate(commands):
             if not isinstance(command, dict) or not self.holds(command.get("conditions")):
                 continue
             self.check_deadline()
             options = command.get("options") if isinstance(command.get("options"), dict) \
                 else {}
             assert isinstance(options, dict)
+            name = str(command.get("command"))
             try:
-                self.command(str(command.get("command")), options)
+                self.command(name, options)
             except (ValueError, TypeError, KeyError):
                 raise _Ended(EndReason.FAILED, "failed") from None
+            if name == "gather" and self.on_gather is not None:
+                pushed = self.on_gather(flow_id, f"{flow_id}-{index}", self.variables["keys"])
+                if pushed is not None:
+                    raise _Pushed(pushed)
         self.emit(TraceKind.HUNG_UP, {"by": "flow"})
         raise _Ended(EndReason.HANGUP)
 
@@ -179,6 +210,8 @@ class _Call(CallClock):
         elif name == "hangup":
             self.emit(TraceKind.HUNG_UP, {"by": "flow"})
             raise _Ended(EndReason.HANGUP)
+        elif name == "answer":
+            pass  # the call is answered already (the callee script answers it)
         else:
             self.ignored.append(name)
 

@@ -1,6 +1,7 @@
-"""Generated flows brought inside what univoice runs on Bird today (one call flow of at
-most 20 commands, menus without re-prompts): steps Bird has no command for become a say,
-values move to the nearest it accepts."""
+"""Generated flows brought inside what univoice runs on Bird: steps Bird has no command for
+become a say, values move to the nearest it accepts; ``hosted=False`` also keeps to what
+runs natively (menus at the top level, no re-prompts, no free input). ``run_hosted`` plays
+a call with the webhook app's decisions standing in for its pushes."""
 
 from __future__ import annotations
 
@@ -11,7 +12,11 @@ from typing import Any
 
 from univoice.flow import Flow
 from univoice.flow.speech import spoken
+from univoice.simulator.script import CalleeScript
+from univoice_bird import compile, push
 from univoice_bird.compile import LOCALES
+from univoice_bird.events import GatherResult
+from univoice_bird.interpreter import CallRun, CallSetup, run_call
 
 _STAND_IN = {"say": {"text": "A step Bird has no command for."}}
 _LOCALES = sorted(LOCALES)
@@ -26,7 +31,7 @@ def _whole(value: float, low: int = 1, high: int | None = None) -> int:
     return min(out, high) if high is not None else out
 
 
-def _steps(steps: list[Any], depth: int) -> None:
+def _steps(steps: list[Any], depth: int, hosted: bool = False) -> None:
     for index, step in enumerate(steps):
         if not isinstance(step, dict):
             continue
@@ -34,8 +39,8 @@ def _steps(steps: list[Any], depth: int) -> None:
         if kind in ("conference", "send_digits", "redirect"):
             steps[index] = dict(_STAND_IN)
             continue
-        if kind == "gather" and (depth > 0 or not isinstance(body, dict)
-                                 or body.get("options") is None):
+        if kind == "gather" and not hosted and (depth > 0 or not isinstance(body, dict)
+                                                or body.get("options") is None):
             steps[index] = dict(_STAND_IN)  # free input and nested menus need the app
             continue
         if not isinstance(body, dict):
@@ -49,21 +54,25 @@ def _steps(steps: list[Any], depth: int) -> None:
             if "language" in body:
                 body["language"] = _pick(_LOCALES, body["language"])
             body.pop("voice", None)
-            body["text"] = re.sub(r"\{[A-Za-z_]\w*\}", "x", body["text"])
-            if not spoken(body["text"].replace("{{", "{").replace("}}", "}")):
+            if not hosted:  # natively, no variable can be read
+                body["text"] = re.sub(r"\{[A-Za-z_]\w*\}", "x", body["text"])
+            # Never only variables: a provider skips a say that fills in to nothing.
+            bare = re.sub(r"\{[A-Za-z_]\w*\}", "", body["text"])
+            if not spoken(bare.replace("{{", "{").replace("}}", "}")):
                 body["text"] += " okay"
         elif kind == "pause":
             body["seconds"] = _whole(body["seconds"])
         elif kind == "gather":
-            body["retries"] = 0
+            if not hosted:
+                body["retries"] = 0
             body["timeout"] = _whole(body.get("timeout", 5))
-            _steps(body.get("prompt", []), depth + 1)
+            _steps(body.get("prompt", []), depth + 1, hosted)
             for branch in [*(body.get("options") or {}).values(), body.get("no_input"),
                            body.get("invalid")]:
                 if isinstance(branch, dict):
                     branch = branch.get("steps")
                 if isinstance(branch, list):
-                    _steps(branch, depth + 1)
+                    _steps(branch, depth + 1, hosted)
         elif kind == "record":
             body["max_length"] = _whole(body.get("max_length", 60))
             if "silence_timeout" in body:
@@ -79,11 +88,36 @@ def _steps(steps: list[Any], depth: int) -> None:
                 **({"record": True} if body.get("record") else {})}}
 
 
-def fit(flow: Flow) -> Flow:
+def fit(flow: Flow, *, hosted: bool = False) -> Flow:
     document = flow.to_dict()
     if "language" in document:
         document["language"] = _pick(_LOCALES, document["language"])
     document.pop("voice", None)
     document.pop("machine_detection", None)
-    _steps(document["steps"], 0)
+    _steps(document["steps"], 0, hosted)
     return Flow.from_dict(document)
+
+
+def run_hosted(flow: Flow, script: CalleeScript, call_id: str = "b1",
+               **setup: Any) -> tuple[CallRun, int]:
+    """Run ``flow`` as a Bird call whose pushes the webhook app's logic decides (state kept
+    here as the store would); returns the run and the number of pushes."""
+    state = push.first_state(flow, "flow-1")
+    pushes = 0
+
+    def on_gather(call_flow_id: str, command_id: str, keys: str) -> list[Any] | None:
+        nonlocal state, pushes
+        document = push.next_flow(flow, call_id, state,
+                                  GatherResult(keys, call_flow_id, command_id))
+        if document is None or document.push is None:
+            return None
+        state = {**state, **document.push.state}
+        pushes += 1
+        commands: list[Any] = document.native
+        return commands
+
+    run = run_call(CallSetup(call_id=call_id, from_=setup.pop("from_", "+31201234567"),
+                             to=setup.pop("to", "+31612345678"),
+                             call_flow=compile.start(flow), record=flow.record, **setup),
+                   script, on_gather=on_gather)
+    return run, pushes
