@@ -254,9 +254,11 @@ def _native(flow: Flow) -> list[dict[str, Any]]:
     return doc.commands
 
 
-def segment(flow: Flow, run: Run, variables: Mapping[str, str]) -> Segment:
+def segment(flow: Flow, run: Run, variables: Mapping[str, str], *, reserve: int = 0
+            ) -> Segment:
     """The call flow that runs ``run`` up to and including its next gather, then holds
-    (hosted mode). Say texts are filled in with ``variables``."""
+    (hosted mode), in at most ``MAX_COMMANDS - reserve`` commands. Say texts are filled in
+    with ``variables``."""
     doc, waits_at = _Flow(), None
     ended = False
     for path, step in run:
@@ -270,7 +272,7 @@ def segment(flow: Flow, run: Run, variables: Mapping[str, str]) -> Segment:
             break
     if waits_at is not None or not ended:
         doc.add("hangup")
-    _fits(doc, run.start or "steps")
+    _fits(doc, run.start or "steps", reserve)
     return Segment(doc.commands, waits_at)
 
 
@@ -287,12 +289,12 @@ def reprompt(flow: Flow, path: str, attempt: int, variables: Mapping[str, str]) 
     return Segment(doc.commands, (path, attempt))
 
 
-def _fits(doc: _Flow, path: str) -> None:
-    if len(doc.commands) > MAX_COMMANDS:
+def _fits(doc: _Flow, path: str, reserve: int = 0) -> None:
+    if len(doc.commands) > MAX_COMMANDS - reserve:
         raise UnsupportedFeature(
             "flow.length", "bird", path=path,
             detail=f"the steps from here to the next gather compile to {len(doc.commands)} "
-                   f"commands; Bird runs {MAX_COMMANDS} per call flow",
+                   f"commands; Bird runs {MAX_COMMANDS - reserve} per call flow here",
             alternatives=["simulator", "bandwidth", "messagebird"])
 
 

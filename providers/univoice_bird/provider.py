@@ -8,8 +8,10 @@ import json
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from univoice.capabilities import Capabilities, Feature, Resource
+from univoice.errors import UnivoiceError
 from univoice.models import Direction
 from univoice.provider import Document, Provider, ProviderSettings
+from univoice.webhooks.request import WebhookRejected
 from univoice_bird import compile, events, push, vocab
 from univoice_bird.operations import BirdOperations
 from univoice_bird.settings import BirdSettings
@@ -98,12 +100,17 @@ class BirdProvider(BirdOperations):
             flow = context.inbound(number)
             if flow is None:
                 return None  # not a number univoice answers: Bird's own handling applies
-            Provider.check_flow(self, flow)
-            compile.check(flow)
             from univoice.hosting import flow_id
 
-            stored = context.save_flow(flow, flow_id(flow))
-            return push.answer(flow, stored, call_id)
+            try:
+                Provider.check_flow(self, flow)
+                compile.check(flow)
+                first = push.answer(flow, flow_id(flow), call_id)
+            except UnivoiceError as exc:  # the app's configuration, not the callback
+                raise WebhookRejected(422, f"the flow answering {number} cannot run on "
+                                           f"Bird: {exc}") from None
+            context.save_flow(flow, flow_id(flow))
+            return first
         return None
 
     def render_continuation(self, flow: Flow, flow_id: str, node: str,

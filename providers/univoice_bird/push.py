@@ -45,12 +45,13 @@ def first_state(flow: Flow, flow_id: str) -> dict[str, Any]:
 
 
 def answer(flow: Flow, flow_id: str, call_id: str) -> Document:
-    """An inbound call's first call flow: ``answer``, then the flow's start."""
+    """An inbound call's first call flow: ``answer``, then the flow's start (hosted when
+    the whole flow leaves no room for the answer; ``UnsupportedFeature`` when even its
+    first segment leaves none)."""
     first = compile.start_segment(flow)
+    if len(first.commands) >= compile.MAX_COMMANDS:
+        first = compile.segment(flow, Positions(flow).start(), {}, reserve=1)
     commands = [{"command": "answer"}, *first.commands]
-    if len(commands) > compile.MAX_COMMANDS:  # the native flow filled all 20
-        first = compile.segment(flow, Positions(flow).start(), {})
-        commands = [{"command": "answer"}, *first.commands]
     return _document(commands, Push(call_id, f"{call_id}:answer", _fresh(flow_id, first)))
 
 
