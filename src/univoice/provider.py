@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from univoice.capabilities import Capabilities, Feature
     from univoice.events import BaseEvent
     from univoice.flow import Flow
+    from univoice.flow.steps import Native
     from univoice.models import (
         Call,
         Conference,
@@ -120,7 +121,14 @@ class Provider(ABC):
     # Flows ------------------------------------------------------------------------------
 
     def check_flow(self, flow: Flow) -> None:
-        """Raise ``UnsupportedFeature`` for the first feature (in document order) missing."""
+        """Raise ``UnsupportedFeature`` for the first feature (in document order) missing,
+        or a native step (``univoice.flow.Native``) of another provider."""
+        for path, step in _natives(flow):
+            if step.provider != self.name:
+                raise UnsupportedFeature(
+                    "native", self.name, path=f"{path}.native", alternatives=[step.provider],
+                    detail=f"it is a {step.provider} instruction kept by an importer"
+                           + (f" ({step.note})" if step.note else ""))
         missing = self.capabilities.missing(flow)
         if not missing:
             return
@@ -307,6 +315,19 @@ class Provider(ABC):
 
 
 _REQUEST_ID_HEADERS = ("x-request-id", "messagebird-request-id", "x-amzn-requestid")
+
+
+def _natives(flow: Flow) -> list[tuple[str, Native]]:
+    """The flow's native steps with their paths (kept per flow object: checked per call)."""
+    from univoice.flow.memo import memo
+    from univoice.flow.steps import Native
+    from univoice.flow.walk import walk
+
+    kept = memo(flow, "natives")
+    if "natives" not in kept:
+        kept["natives"] = [(p, s) for p, s in walk(flow) if isinstance(s, Native)]
+    found: list[tuple[str, Native]] = kept["natives"]
+    return found
 
 
 def _order(path: str) -> tuple[int, str]:

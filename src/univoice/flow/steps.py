@@ -217,10 +217,39 @@ class Hangup(FlowModel):
     kind: Literal["hangup"] = "hangup"
 
 
+MAX_NATIVE = 64 * 1024  # characters of a native instruction's JSON or XML
+
+
+def _native_size(value: Any) -> Any:
+    import json
+
+    size = len(value) if isinstance(value, str) else len(json.dumps(value, default=str))
+    if size > MAX_NATIVE:
+        raise PydanticCustomError("native_size", "a native instruction is at most {limit} "
+                                  "characters", {"limit": MAX_NATIVE})
+    return value
+
+
+class Native(FlowModel):
+    """A provider's own instruction with no neutral equivalent, kept by an importer
+    (``univoice convert``): it compiles back only to ``provider`` (as written there), and
+    every other provider, the simulator included, refuses the flow naming it."""
+
+    _path_prefix: ClassVar[str] = "native"
+    kind: Literal["native"] = "native"
+    provider: Name
+    # The instruction as the provider writes it: a JSON object (a call-flow step or
+    # command) or XML text (a BXML verb).
+    document: Annotated[dict[str, Any] | Annotated[str, Field(min_length=1)],
+                        AfterValidator(_native_size)]
+    note: str | None = Field(None, max_length=500, description="What it does, and why it "
+                                                               "has no neutral equivalent.")
+
+
 STEP_TYPES: dict[str, type[FlowModel]] = {
     cls.model_fields["kind"].default: cls
     for cls in (Say, Play, Pause, Gather, Record, Transfer, Conference, SendDigits, Redirect,
-                Hangup)
+                Hangup, Native)
 }
 PROMPT_KINDS = ("say", "play", "pause")
 # The field a scalar shorthand fills: `- say: Hello` is `- say: {text: Hello}`.
@@ -283,7 +312,8 @@ def _untag(value: Any, handler: SerializerFunctionWrapHandler) -> Any:
 
 
 Step = Annotated[
-    Say | Play | Pause | Gather | Record | Transfer | Conference | SendDigits | Redirect | Hangup,
+    Say | Play | Pause | Gather | Record | Transfer | Conference | SendDigits | Redirect | Hangup
+    | Native,
     Field(discriminator="kind"),
     BeforeValidator(_tag(tuple(STEP_TYPES))),
     WrapSerializer(_untag),

@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
-from univoice.errors import FlowIssue
+from univoice.errors import FlowIssue, UnsupportedFeature
 from univoice.flow.model import Flow
 from univoice.flow.paths import join
 from univoice.flow.speech import fill, spoken, words
@@ -44,6 +44,7 @@ from univoice.flow.steps import (
     Conference,
     Gather,
     Hangup,
+    Native,
     Pause,
     Play,
     PromptStep,
@@ -289,6 +290,11 @@ class _Call:
             case Hangup():
                 self.emit(TraceKind.HUNG_UP, here, {"by": "flow"})
                 raise _Ended(self.flow_end)
+            case Native():  # a provider's own instruction: no neutral meaning to run
+                raise UnsupportedFeature(
+                    "native", "simulator", path=f"{here}.native",
+                    alternatives=[step.provider],
+                    detail=f"it is a {step.provider} instruction kept by an importer")
 
     def prompt(self, step: PromptStep, here: str) -> None:
         if isinstance(step, Say):
