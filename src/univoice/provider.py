@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from univoice.events import BaseEvent
     from univoice.flow import Flow
     from univoice.flow.steps import Native
+    from univoice.migrate import Imported
     from univoice.models import (
         Call,
         Conference,
@@ -148,6 +149,13 @@ class Provider(ABC):
     @abstractmethod
     def compile_flow(self, flow: Flow) -> Document:
         """Translate ``flow`` into this provider's document; call ``check_flow`` first."""
+
+    def import_document(self, source: str | bytes) -> Imported:
+        """Read one of this provider's native documents into a neutral flow, with a note
+        for every construct that did not carry over as it was (``univoice.migrate``);
+        ``InvalidDocument`` (positions included) for one it cannot read."""
+        raise UnsupportedFeature("import", self.name,
+                                 detail="this provider has no importer")
 
     # Transport --------------------------------------------------------------------------
 
