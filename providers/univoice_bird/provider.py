@@ -132,6 +132,11 @@ class BirdProvider(BirdOperations):
 
     def _continue(self, flow: Flow, call: dict[str, Any], call_id: str,
                   state: dict[str, Any]) -> Document | None:
+        status = vocab.word(call.get("status"))
+        if status is not None and status not in vocab.LIVE_STATUSES:
+            # An ended call takes no call flow: its final callback (which may still show
+            # the keys of a gather whose push failed) is handled, never pushed for.
+            return None
         result = events.gather_result(call)
         return None if result is None else push.next_flow(flow, call_id, state, result)
 
