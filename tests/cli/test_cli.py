@@ -37,7 +37,8 @@ def test_check_reports_every_problem_one_line_each(cli: Cli, tmp_path: Path) -> 
         f"error: {bad}: steps[0].say.text: must not be empty or only white space",
         f"error: {bad}: steps[1].play.url: 'ftp://x/a.wav' is not an http(s) URL with a host",
         f"error: {bad}: steps[2]: unknown step kind 'bogus'; expected one of: say, play, "
-        "pause, gather, record, transfer, conference, send_digits, redirect, hangup",
+        "pause, gather, record, transfer, conference, send_digits, redirect, hangup, "
+        "native",
     ]
     assert "Traceback" not in r.out + r.err
 

@@ -250,7 +250,7 @@ def test_json_schema_structure() -> None:
     kinds = {next(iter(option["required"])) for option in steps["items"]["oneOf"]
              if "required" in option}
     assert kinds == {"say", "play", "pause", "gather", "record", "transfer", "conference",
-                     "send_digits", "redirect", "hangup"}
+                     "send_digits", "redirect", "hangup", "native"}
     assert {"const": "hangup"} in steps["items"]["oneOf"]
     for name, definition in schema["$defs"].items():
         assert "kind" not in definition.get("properties", {}), name
