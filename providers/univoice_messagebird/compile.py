@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -33,6 +34,7 @@ from univoice.flow.speech import fill, spoken
 from univoice.flow.steps import (
     Gather,
     Hangup,
+    Native,
     Pause,
     Play,
     PromptStep,
@@ -243,7 +245,9 @@ def _guarded(doc: _Flow, flow: Flow, steps: Iterable[Step], branch: str,
         ended = _step(doc, flow, step, join(branch, "steps", index))
         if conditions:
             for added in doc.steps[start:]:
-                added["conditions"] = conditions
+                own = added.get("conditions")  # a native step's own, kept
+                added["conditions"] = conditions + (
+                    own if isinstance(own, list) else [own] if own else [])
         if ended:
             return
 
@@ -297,9 +301,27 @@ def _step(doc: _Flow, flow: Flow, step: Step, path: str, attempt: int = 1) -> bo
         case Hangup():
             doc.add("hangup")
             return True
+        case Native() if step.provider == "messagebird":
+            _native(doc, step, path)
         case _:  # capabilities refuse the rest before compiling
             raise _invalid(path, f"no step runs {step.kind}")
     return False
+
+
+_OUR_IDS = re.compile(r"s[0-9]+(-keys)?")
+
+
+def _native(doc: _Flow, native: Native, path: str) -> None:
+    """A call-flow step kept by the importer, as written: its id too (a keypress may jump
+    to it), unless it has none. Never ends the flow: steps after it may be jump targets."""
+    if not isinstance(native.document, dict):
+        raise _invalid(path, "a native step is a call-flow step (a JSON object), not text")
+    step = dict(native.document)
+    ident = step.get("id")
+    if isinstance(ident, str) and _OUR_IDS.fullmatch(ident):
+        raise _invalid(path, f"step id {ident!r} has the form univoice gives its own "
+                             "steps; rename it")
+    doc.steps.append(step if "id" in step else {"id": f"s{len(doc.steps)}", **step})
 
 
 # Documents ------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from univoice_messagebird.settings import MessageBirdSettings
 if TYPE_CHECKING:
     from univoice.events import BaseEvent
     from univoice.flow import Flow
+    from univoice.migrate import Imported
     from univoice.webhooks.continuations import Continuations
     from univoice.webhooks.request import WebhookRequest
 
@@ -64,6 +65,12 @@ class MessageBirdProvider(MessageBirdOperations):
         node URL: the app serves absolute ones)."""
         self.check_flow(flow)
         return _document(compile.start(flow, compile.Links()))
+
+    def import_document(self, source: str | bytes) -> Imported:
+        """A call flow (or a stored flow's REST envelope) as a neutral flow, with notes."""
+        from univoice_messagebird.importer import import_document  # only convert needs it
+
+        return import_document(source)
 
     def verify_webhook(self, request: WebhookRequest) -> None:
         """A signed callback (JWT), or a ``fetchCallFlow`` of a continuation URL univoice
