@@ -3,8 +3,9 @@
 A call flow is at most 20 commands run in order; a command whose ``conditions`` do not
 hold is skipped. Mapping: say -> say (text, locale, voice = gender, loop), play ->
 playback, pause -> pause, record -> record (a message; flow.record is the create-call
-``record``), transfer -> bridge (to, from, ringTimeout, record), hangup -> hangup; a flow
-that runs out of steps ends with an explicit hangup.
+``record``), transfer -> bridge (to, from, ringTimeout, record), hangup -> hangup, a
+native step (kept by ``univoice convert``) -> its command as written; a flow that runs out
+of steps ends with an explicit hangup.
 
 Two ways to run a flow, chosen per flow (``hosted``):
 
@@ -22,6 +23,7 @@ Two ways to run a flow, chosen per flow (``hosted``):
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -35,6 +37,7 @@ from univoice.flow.speech import fill, spoken
 from univoice.flow.steps import (
     Gather,
     Hangup,
+    Native,
     Pause,
     Play,
     PromptStep,
@@ -194,9 +197,29 @@ def _step(doc: _Flow, flow: Flow, step: Step, path: str,
     elif isinstance(step, Hangup):
         doc.add("hangup", None, conditions)
         return True
+    elif isinstance(step, Native):
+        doc.commands.append(_native_command(step, path, conditions))
     else:  # the capabilities refuse the rest before compiling
         raise _invalid(path, f"no command runs {step.kind}")
     return False
+
+
+def _native_command(step: Native, path: str, conditions: list[dict[str, str]] | None
+                    ) -> dict[str, Any]:
+    """A native step (kept by the importer): its command as written, also guarded by the
+    menu branch holding it (its own conditions and the branch's must all hold)."""
+    document = step.document
+    if (step.provider != "bird" or not isinstance(document, dict)
+            or not isinstance(document.get("command"), str)):
+        raise _invalid(path, "a native Bird step is one command object: {\"command\": ..., "
+                             "\"options\": {...}}")
+    command = copy.deepcopy(document)
+    if conditions:
+        own = command.get("conditions") or []
+        if not isinstance(own, list):
+            raise _invalid(path, "a native command's conditions are a list")
+        command["conditions"] = [*own, *conditions]
+    return command
 
 
 def _steps(doc: _Flow, flow: Flow, steps: Iterable[Step], list_path: str,

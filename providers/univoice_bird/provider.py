@@ -19,6 +19,7 @@ from univoice_bird.settings import BirdSettings
 if TYPE_CHECKING:
     from univoice.events import BaseEvent
     from univoice.flow import Flow
+    from univoice.migrate import Imported
     from univoice.operations import Operation
     from univoice.webhooks.continuations import Continuations
     from univoice.webhooks.request import WebhookRequest
@@ -69,6 +70,11 @@ class BirdProvider(BirdOperations):
         native = compile.start(flow)
         return Document(provider=self.name, media_type="application/json",
                         body=json.dumps(native, separators=(",", ":")), native=native)
+
+    def import_document(self, source: str | bytes) -> Imported:
+        from univoice_bird.importer import import_document  # only convert needs it
+
+        return import_document(source)
 
     def verify_webhook(self, request: WebhookRequest) -> None:
         events.verify(self._settings, request)

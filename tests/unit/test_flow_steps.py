@@ -18,6 +18,7 @@ from univoice.flow import (
     Gather,
     Hangup,
     MachineDetection,
+    Native,
     Pause,
     Play,
     Record,
@@ -106,6 +107,12 @@ KINDS: dict[str, tuple[Any, Any, FlowBuilder]] = {
         Flow.builder().redirect("https://app.example.com/next", method="GET"),
     ),
     "hangup": ("hangup", Hangup(), Flow.builder().hangup()),
+    "native": (
+        {"native": {"provider": "bandwidth", "document": "<Ring duration=\"2\"/>",
+                    "note": "rings"}},
+        Native(provider="bandwidth", document="<Ring duration=\"2\"/>", note="rings"),
+        Flow.builder().native("bandwidth", "<Ring duration=\"2\"/>", note="rings"),
+    ),
 }
 
 

@@ -100,6 +100,11 @@ class FlowBuilder:
     def hangup(self) -> Self:
         return self._add("hangup")
 
+    def native(self, provider: str, document: dict[str, Any] | str, *,
+               note: str | None = None) -> Self:
+        """A provider's own instruction, as it writes it (see ``univoice.flow.Native``)."""
+        return self._add("native", provider=provider, document=document, note=note)
+
     def steps(self) -> list[dict[str, Any]]:
         """The steps so far, in the model's tagged form."""
         return list(self._steps)
