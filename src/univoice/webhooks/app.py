@@ -7,6 +7,14 @@ redelivery is acknowledged but not handled again, across processes and restarts)
 the handlers, and record it done or failed (failed events wait for ``events replay``).
 A store that cannot be reached answers 503, so the provider delivers again later.
 
+The answer is a 2xx only once every event of the callback has been handled here or is
+recorded done or failed. A redelivery that finds another delivery of the same event still
+in progress waits for its outcome (``IN_PROGRESS_WAIT``), and takes the event over when
+that claim's lease (``event_lease``) runs out (its process died); still in progress, it
+answers 503, as acknowledging it then would lose the event if the other never finishes.
+An event is handled twice only if its process dies, or the store stays down for longer
+than ``FINISH_RETRY``, between the handlers' effect and the "done" record.
+
 A push-only provider (Bird) is not answered with its next document: the app sends it to
 the call by REST (``Document.push``), once per push key across redeliveries and processes,
 before the events are handled; a push the provider refuses or that cannot be sent answers
@@ -24,10 +32,14 @@ from __future__ import annotations
 
 import inspect
 import logging
+import math
+import time
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl
 
+import anyio
 from anyio import to_thread
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -57,6 +69,9 @@ PREFIX = "/univoice"
 # The flow id of ``{prefix}/{provider}/flow/inbound/start``: the flow answering the called
 # number, for providers that fetch an inbound call's first document (MessageBird).
 INBOUND = "inbound"
+IN_PROGRESS_WAIT = 5.0  # seconds a redelivery waits for another delivery's outcome
+FINISH_RETRY = 5.0  # seconds recording an outcome is retried while the store is down
+STORE_RETRY_AFTER = 5  # seconds, the Retry-After of a 503 for an unreachable store
 
 
 class VoiceApp:
@@ -72,6 +87,9 @@ class VoiceApp:
                  http_client: httpx.AsyncClient | None = None) -> None:
         """``inbound`` maps a called number to the flow (or a function making it) that
         answers an inbound call to it; ``default_flow`` answers every other number.
+        ``event_lease``: seconds a claim on an event lasts while its handlers run; a
+        redelivery takes the event over after it (the process handling it died), so it
+        should exceed the longest handler and stay under the provider's retry span.
         ``http`` / ``http_client`` tune the REST requests the app makes itself (pushing a
         call's next flow to Bird), as for ``AsyncVoice``."""
         self.public_url = public_url.rstrip("/")
@@ -172,7 +190,10 @@ class VoiceApp:
             return _refusal(404, str(exc))
         except StoreUnavailable as exc:
             log.error("store unavailable: %s", exc)
-            return _refusal(503, "the event store is unavailable; deliver again later")
+            return _refusal(503, "the event store is unavailable; deliver again later",
+                            retry_after=STORE_RETRY_AFTER)
+        except _InProgress as exc:
+            return _refusal(503, str(exc), retry_after=math.ceil(self.event_lease))
         except _PushFailed as exc:
             return _refusal(503, str(exc))
         if document is not None:
@@ -208,7 +229,10 @@ class VoiceApp:
         except ProviderNotFound as exc:
             return _refusal(404, str(exc))
         except StoreUnavailable:
-            return _refusal(503, "the flow store is unavailable; try again later")
+            return _refusal(503, "the flow store is unavailable; try again later",
+                            retry_after=STORE_RETRY_AFTER)
+        except _InProgress as exc:
+            return _refusal(503, str(exc), retry_after=math.ceil(self.event_lease))
         except _PushFailed as exc:
             return _refusal(503, str(exc))
         return JSONResponse(counts) if document is None else _document(document)
@@ -219,12 +243,9 @@ class VoiceApp:
         push = document.push
         assert push is not None
         key = f"{provider.name}:push:{push.key}"
-        if not await self.store.aclaim_event(key, provider.name, {"call_id": push.call_id}):
-            stored = await to_thread.run_sync(self.store.get_event, key)
-            if stored is None or stored.status != "failed":
-                return  # made already, or being made by another request
-            if await to_thread.run_sync(self.store.reclaim_failed, key) is None:
-                return
+        if not await self._claim(key, provider.name, {"call_id": push.call_id},
+                                 take_failed=True):
+            return  # made already
         try:
             await self._rest_for(provider).run(provider.push_document(push.call_id, document))
         except UnivoiceError as exc:
@@ -297,9 +318,7 @@ class VoiceApp:
         for event in events:
             key = f"{provider}:{event.id}"
             data = event.model_dump(mode="json", by_alias=True)
-            claimed = await self.store.aclaim_event(key, provider, data,
-                                                    lease=self.event_lease)
-            if not claimed:
+            if not await self._claim(key, provider, data):
                 counts["duplicates"] += 1
                 log.info("%s %s call=%s id=%s duplicate", provider, event.type, event.call_id,
                          event.id)
@@ -310,11 +329,60 @@ class VoiceApp:
             except Exception as exc:  # a user's handler: record, keep going
                 error = f"{type(exc).__name__}: {exc}"
                 log.exception("handler failed for %s %s", provider, event.type)
-            await self.store.afinish_event(key, error=error)
+            await self._finish(key, error)
             counts["failed" if error else "handled"] += 1
             log.info("%s %s call=%s id=%s%s", provider, event.type, event.call_id, event.id,
                      " FAILED" if error else "")
         return counts
+
+    async def _claim(self, key: str, provider: str, data: dict[str, Any], *,
+                     take_failed: bool = False) -> bool:
+        """True to handle event ``key`` here; False if it is recorded done or failed
+        (``take_failed``: a failed one is claimed again, as a push is retried).
+
+        A claim held by another delivery is waited for: that delivery may yet fail to
+        finish (its process dies), and then this one takes the event over once the
+        claim's lease runs out. Still held after ``IN_PROGRESS_WAIT``: ``_InProgress``.
+        """
+        deadline = time.monotonic() + IN_PROGRESS_WAIT
+        pause = 0.01
+        while True:
+            if await self.store.aclaim_event(key, provider, data, lease=self.event_lease):
+                return True
+            stored = await to_thread.run_sync(self.store.get_event, key)
+            if take_failed and stored is not None and stored.status == "failed":
+                reclaim = partial(self.store.reclaim_failed, key, lease=self.event_lease)
+                if await to_thread.run_sync(reclaim) is not None:
+                    return True
+                continue  # another delivery reclaimed it first: wait for its outcome
+            if stored is not None and stored.status != "claimed":
+                return False
+            if time.monotonic() >= deadline:
+                raise _InProgress(f"event {key} is being handled by another delivery; "
+                                  "deliver again later")
+            await anyio.sleep(pause)
+            pause = min(pause * 2, 0.25)
+
+    async def _finish(self, key: str, error: str | None) -> None:
+        """Record the handlers' outcome, retrying while the store is down (for
+        ``FINISH_RETRY``). If it stays down, a handled event is acknowledged all the same
+        (a redelivery could only run it again; its record stays "claimed"), and a failed
+        one answers 503, so that it comes again and is retried."""
+        deadline = time.monotonic() + FINISH_RETRY
+        pause = 0.05
+        while True:
+            try:
+                await self.store.afinish_event(key, error=error)
+                return
+            except StoreUnavailable as exc:
+                if time.monotonic() >= deadline:
+                    if error is not None:
+                        raise
+                    log.error("event %s was handled, but the store could not record it "
+                              "done: %s", key, exc)
+                    return
+            await anyio.sleep(pause)
+            pause = min(pause * 2, 0.5)
 
     async def replay(self, key: str) -> bool:
         """Hand a failed event to the handlers again; True if they succeeded this time."""
@@ -336,8 +404,13 @@ class _PushFailed(Exception):
     """A push the provider refused or that could not be sent: the callback gets a 503."""
 
 
-def _refusal(status: int, reason: str) -> Response:
-    return JSONResponse({"error": reason}, status_code=status)
+class _InProgress(Exception):
+    """Another delivery of the event holds its claim: the callback gets a 503."""
+
+
+def _refusal(status: int, reason: str, *, retry_after: int | None = None) -> Response:
+    headers = None if retry_after is None else {"retry-after": str(retry_after)}
+    return JSONResponse({"error": reason}, status_code=status, headers=headers)
 
 
 def _document(document: Document) -> Response:
