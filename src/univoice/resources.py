@@ -7,7 +7,9 @@ any I/O; the sync and async classes differ only in how they run the operation.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import replace
@@ -16,7 +18,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from univoice.errors import FlowIssue as _Issue
-from univoice.errors import InvalidArguments, RequestTimeout
+from univoice.errors import InvalidArguments, RequestTimeout, TransportError
 from univoice.flow import Flow
 from univoice.models import (
     Call,
@@ -194,14 +196,190 @@ def bind_recordings(op: Operation[Page[Recording]], downloader: Callable[..., An
     return replace(op, parse=parse)
 
 
-def _open_sink(dest: Sink, recording: Recording) -> tuple[IO[bytes], Path | None]:
-    if isinstance(dest, (str, Path)):
-        path = Path(dest)
-        if path.is_dir() or str(dest).endswith(("/", "\\")):
+# Downloads -----------------------------------------------------------------------------
+
+# How many times a download whose body broke off (a dropped connection, a read timeout, a
+# body shorter than its Content-Length) is taken up again: from where it stopped (a Range
+# request) where the answer allows, else from the start.
+DOWNLOAD_RESUMES = 3
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
+
+
+class _Download:
+    """One recording download's bookkeeping, shared by the sync and async clients.
+
+    A path (or directory) is written to a temporary file beside the destination, renamed
+    over it only once the body is whole (its size matching Content-Length, or the
+    Content-Range total, when given) and removed on any failure: the destination is
+    never left holding part of a recording. A file object is written in place (what was
+    written stays in it when the download fails; the error says how much).
+
+    A body that breaks off is resumed with ``Range: bytes=N-`` (and ``If-Range``, with the
+    first answer's ETag or Last-Modified, so that a changed recording is sent whole): a
+    206 whose ``Content-Range`` starts at N is appended; a 200 is the whole recording again,
+    written from the start. After ``DOWNLOAD_RESUMES`` such attempts the failure is a
+    ``TransportError`` (``RequestTimeout`` for a read timeout), sent=True.
+    """
+
+    def __init__(self, provider: str, recording: Recording, dest: Sink,
+                 op: Operation[httpx.Response]) -> None:
+        self.provider = provider
+        self.recording = recording
+        self.dest = dest
+        self.op = op
+        self.sink: IO[bytes] | None = None
+        self.final: Path | None = None  # the destination path (None: a file object)
+        self.temp: Path | None = None
+        self.origin = 0  # a file object's position when the download began
+        self.written = 0
+        self.received = 0  # of the answer being read
+        self.total: int | None = None  # the whole recording's size, when said
+        self.validator: str | None = None  # for If-Range
+        self.asked_from: int | None = None  # the offset the last request asked for
+        self.encoded = False  # a Content-Encoding: offsets are not the file's
+        self.restart = False  # an answer did not continue the body: ask from the start
+        self.resumes = 0
+
+    # Where the bytes go ---------------------------------------------------------------
+
+    def _open(self) -> None:
+        if not isinstance(self.dest, (str, Path)):
+            self.sink = self.dest
+            try:
+                self.origin = self.dest.tell() if self.dest.seekable() else -1
+            except (OSError, ValueError):
+                self.origin = -1
+            return
+        path = Path(self.dest)
+        if path.is_dir() or str(self.dest).endswith(("/", "\\")):
             path.mkdir(parents=True, exist_ok=True)
-            path = path / f"{recording.id}.{recording.format or 'wav'}"
-        return path.open("wb"), path
-    return dest, None
+            path = path / f"{self.recording.id}.{self.recording.format or 'wav'}"
+        self.final = path
+        # Beside the destination (one file system: the rename is atomic); O_EXCL, with
+        # the mode an ordinary open would give (0666 less the umask).
+        while True:
+            temp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.part")
+            try:
+                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                             | getattr(os, "O_BINARY", 0), 0o666)
+            except FileExistsError:
+                continue
+            break
+        self.temp = temp
+        self.sink = os.fdopen(fd, "wb")
+
+    def _rewind(self) -> None:
+        """Start the body again (the answer is the whole recording)."""
+        assert self.sink is not None
+        if self.written:
+            if self.origin < 0:
+                raise self._broken("the provider sent the recording again from the start "
+                                   "and the file object cannot be rewound")
+            self.sink.seek(self.origin)
+            self.sink.truncate()
+        self.written = 0
+
+    def commit(self) -> Path | None:
+        if self.final is None:
+            return None
+        assert self.sink is not None and self.temp is not None
+        self.sink.flush()
+        os.fsync(self.sink.fileno())
+        self.sink.close()
+        os.replace(self.temp, self.final)
+        self.temp = None
+        return self.final
+
+    def discard(self) -> None:
+        if self.final is None or self.sink is None:
+            return
+        self.sink.close()
+        if self.temp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.temp.unlink()
+            self.temp = None
+
+    # The answers ----------------------------------------------------------------------
+
+    def begin(self, response: httpx.Response) -> bool:
+        """Take an answer's headers; False when it cannot continue this download (its
+        body is then not read, and the next attempt asks from the start)."""
+        if self.sink is None:
+            self._open()
+        self.received = 0
+        headers = response.headers
+        self.encoded = headers.get("content-encoding", "identity").lower() != "identity"
+        if response.status_code == 206:
+            match = _CONTENT_RANGE.fullmatch(headers.get("content-range", "").strip())
+            total = None if match is None or match[3] == "*" else int(match[3])
+            if (match is None or self.asked_from is None or int(match[1]) != self.written
+                    or self.encoded or (None not in (total, self.total)
+                                        and total != self.total)):
+                self.restart = True  # not the rest of what was written
+                return False
+            self.total = total if total is not None else self.total
+        else:
+            self._rewind()
+            length = headers.get("content-length")
+            self.total = int(length) if length and length.isdigit() and not self.encoded \
+                else None
+            etag = headers.get("etag")
+            self.validator = etag if etag and not etag.startswith("W/") else headers.get(
+                "last-modified")
+        return True
+
+    def write(self, chunk: bytes) -> None:
+        assert self.sink is not None
+        self.sink.write(chunk)
+        self.written += len(chunk)
+        self.received += len(chunk)
+
+    def whole(self, response: httpx.Response) -> bool:
+        """Whether the answer's body arrived in full."""
+        length = response.headers.get("content-length")
+        if length and length.isdigit():
+            # Content-Length counts the bytes on the wire: decoded ones differ.
+            got = response.num_bytes_downloaded if self.encoded else self.received
+            if got < int(length) and not (self.encoded and got == 0):
+                return False
+        return self.total is None or self.written == self.total
+
+    def again(self) -> Operation[httpx.Response] | None:
+        """The request that takes up a download that broke off; None once given up."""
+        import httpx
+
+        if self.resumes >= DOWNLOAD_RESUMES:
+            return None
+        self.resumes += 1
+        headers = httpx.Headers(self.op.request.headers)
+        for name in ("range", "if-range"):
+            headers.pop(name, None)
+        if self.written and not self.encoded and not self.restart:
+            headers["Range"] = f"bytes={self.written}-"
+            if self.validator:
+                headers["If-Range"] = self.validator
+            self.asked_from = self.written
+        else:
+            self.asked_from = None
+        self.restart = False
+        request = httpx.Request(self.op.request.method, self.op.request.url, headers=headers)
+        return replace(self.op, request=request)
+
+    def _broken(self, why: str, error: BaseException | None = None) -> TransportError:
+        import httpx
+
+        total = "?" if self.total is None else str(self.total)
+        message = (f"the download of recording {self.recording.id} broke off after "
+                   f"{self.written} of {total} bytes ({why})")
+        if self.final is not None:
+            message += f"; nothing was written to {self.final.name}"
+        cls = RequestTimeout if isinstance(error, httpx.TimeoutException) else TransportError
+        return cls(message, provider=self.provider, operation=self.op.name, sent=True)
+
+    def give_up(self, error: BaseException | None) -> TransportError:
+        why = (type(error).__name__ if error is not None
+               else "the body was shorter than announced")
+        return self._broken(f"{why}; resumed {self.resumes} times", error)
 
 
 # Sync --------------------------------------------------------------------------------
@@ -291,20 +469,43 @@ class Recordings(_Sync):
                  call_id: str | None = None) -> Path | None:
         """Stream the media to a directory, a file path or a binary file object.
 
-        Returns the path written (None for a file object).
+        Returns the path written (None for a file object). A path gets the whole recording
+        or nothing: it is written beside, under a temporary name, and renamed once complete.
+        A body that breaks off is taken up where it stopped (``Range``), up to
+        ``DOWNLOAD_RESUMES`` times; then ``TransportError`` (see ``_Download``).
         """
         rec = recording if isinstance(recording, Recording) else self.get(recording,
                                                                         call_id=call_id)
-        response: httpx.Response = self._run(self._p.download_recording(rec))
-        sink, path = _open_sink(dest, rec)
+        import httpx
+
+        job = _Download(self._p.name, rec, dest, self._p.download_recording(rec))
+        op: Operation[httpx.Response] | None = job.op
+        error: httpx.HTTPError | None = None
         try:
-            for chunk in response.iter_bytes():
-                sink.write(chunk)
-        finally:
-            response.close()
-            if path is not None:
-                sink.close()
-        return path
+            while op is not None:
+                response: httpx.Response = self._run(op)
+                error = None
+                try:
+                    if job.begin(response):
+                        chunks = response.iter_bytes()
+                        while True:
+                            try:
+                                chunk = next(chunks)
+                            except StopIteration:
+                                break
+                            except httpx.HTTPError as exc:  # the body broke off
+                                error = exc
+                                break
+                            job.write(chunk)  # a local write error is the caller's
+                        if error is None and job.whole(response):
+                            return job.commit()
+                finally:
+                    response.close()
+                op = job.again()
+            raise job.give_up(error)
+        except BaseException:
+            job.discard()
+            raise
 
     def delete(self, recording: Recording | str, *, call_id: str | None = None) -> None:
         rec = recording if isinstance(recording, Recording) else self.get(recording,
@@ -499,17 +700,36 @@ class AsyncRecordings(_Async):
                        call_id: str | None = None) -> Path | None:
         rec = recording if isinstance(recording, Recording) else await self.get(
             recording, call_id=call_id)
-        response: httpx.Response = await self._run(self._p.download_recording(rec))
-        sink, path = _open_sink(dest, rec)
+        import httpx
+
+        job = _Download(self._p.name, rec, dest, self._p.download_recording(rec))
+        op: Operation[httpx.Response] | None = job.op
+        error: BaseException | None = None
         try:
-            chunks: AsyncIterator[bytes] = response.aiter_bytes()
-            async for chunk in chunks:
-                sink.write(chunk)
-        finally:
-            await response.aclose()
-            if path is not None:
-                sink.close()
-        return path
+            while op is not None:
+                response: httpx.Response = await self._run(op)
+                error = None
+                try:
+                    if job.begin(response):
+                        chunks: AsyncIterator[bytes] = response.aiter_bytes()
+                        while True:
+                            try:
+                                chunk = await anext(chunks)
+                            except StopAsyncIteration:
+                                break
+                            except (httpx.HTTPError, TimeoutError) as exc:  # broke off
+                                error = exc
+                                break
+                            job.write(chunk)  # a local write error is the caller's
+                        if error is None and job.whole(response):
+                            return job.commit()
+                finally:
+                    await response.aclose()
+                op = job.again()
+            raise job.give_up(error)
+        except BaseException:
+            job.discard()
+            raise
 
     async def delete(self, recording: Recording | str, *, call_id: str | None = None) -> None:
         rec = recording if isinstance(recording, Recording) else await self.get(
