@@ -143,11 +143,16 @@ class _Core:
             retry_after: float | None = None
             if isinstance(outcome, httpx.Response):
                 if outcome.status_code < 400:
+                    unreadable: ProviderError | None = None
                     try:
                         result = self.parse(op, outcome)
-                    except ProviderError as unreadable:
+                    except ProviderError as exc:
                         if not op.creates or op.reconcile is None:
                             raise
+                        unreadable = exc
+                    # Outside the except: an error raised there would keep the unreadable
+                    # answer (a body that may echo credentials) as its hidden context.
+                    if unreadable is not None:
                         # The provider accepted the create; its answer is what failed.
                         found = yield from self._reconcile(op, unreadable, settle=False)
                         if found is not None:
@@ -155,7 +160,7 @@ class _Core:
                         raise AmbiguousCreate(
                             f"the provider accepted the create but its answer could not be "
                             f"read ({unreadable}) and the lookup found nothing",
-                            provider=self.name, operation=op.name, tag=op.tag) from None
+                            provider=self.name, operation=op.name, tag=op.tag)
                     if op.then is None:  # the usual read: one request
                         return result
                     return (yield from self._follow(op, result))
@@ -208,16 +213,20 @@ class _Core:
                 "look it up, so it was not repeated", provider=self.name, operation=op.name,
                 tag=tag) from None
         window = self.settings.retry.settle if settle else 0.0
+        failed: UnivoiceError | None = None
+        found: T | None = None
         try:
-            found: T | None = yield _Run(op.reconcile())
+            found = yield _Run(op.reconcile())
             if found is None and window > 0:
                 yield _Sleep(window)
                 found = yield _Run(op.reconcile())
         except UnivoiceError as lookup_error:
+            failed = lookup_error
+        if failed is not None:  # raised outside the except: no hidden context (see _plan)
             raise AmbiguousCreate(
                 f"the create may have happened ({error}) and looking it up failed "
-                f"({lookup_error}); it was not repeated", provider=self.name,
-                operation=op.name, tag=tag) from None
+                f"({failed}); it was not repeated", provider=self.name,
+                operation=op.name, tag=tag)
         return found
 
     def parse(self, op: Operation[T], response: httpx.Response) -> T:
@@ -360,12 +369,14 @@ class SyncTransport:
                     self._sleep(action.seconds)
                     action = plan.send(None)
                 else:
+                    failed: UnivoiceError | None = None
                     try:
                         result = self.run(action.op)
                     except UnivoiceError as exc:
-                        action = plan.throw(exc)
-                    else:
-                        action = plan.send(result)
+                        failed = exc
+                    # Thrown in outside the except: what the plan raises then carries no
+                    # hidden context (an answer that may echo credentials).
+                    action = plan.send(result) if failed is None else plan.throw(failed)
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
 
@@ -419,12 +430,12 @@ class AsyncTransport:
                     await self._sleep(action.seconds)
                     action = plan.send(None)
                 else:
+                    failed = None
                     try:
                         result = await self.run(action.op)
                     except UnivoiceError as exc:
-                        action = plan.throw(exc)
-                    else:
-                        action = plan.send(result)
+                        failed = exc
+                    action = plan.send(result) if failed is None else plan.throw(failed)
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
 
