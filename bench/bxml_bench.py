@@ -2,7 +2,7 @@
 univoice's Bandwidth compiler, by bandwidth-sdk's BXML classes (the official SDK), by raw
 lxml (the floor) and by joining strings (the absolute floor), in one run.
 
-    python -m pip install -e '.[bench]'     # bandwidth-sdk; without it its rows say so
+    python -m pip install -e '.[bench]'     # bandwidth-sdk, twilio; without them, rows say so
     python bench/bxml_bench.py [--json] [--quick]     # --quick: a few seconds (smoke test)
 
 Two documents of ``examples/support_ivr.yaml``, with the callback URLs and credentials the
@@ -18,21 +18,24 @@ call, as they do for a handler; texts, verbs and attributes stay.
 What is timed, per document (the bytes a handler answers with):
   univoice              from an already loaded ``Flow`` (parsed and validated: what a
                         process that keeps its flows holds): build the ``Links`` of the
-                        flow id, then ``compile.start``; for the choice, ``Positions`` and
-                        ``after_gather`` (which branch runs) then ``compile.render``. A flow
-                        object already served keeps its documents as templates (see
-                        compile.py), so this is the steady state.
+                        flow id, then ``compile.start``; for the choice,
+                        ``compile.after_gather`` (which branch runs, then its document). A
+                        flow object already served keeps its documents as templates, and
+                        the outcome of each menu key (see compile.py): the steady state.
   peers                 the same document hard-coded in the handler (the SDK's verb
                         objects, lxml elements, string pieces) with the per-call URLs put in:
                         what a hand-written handler for this one IVR would do. They decide
                         nothing; univoice works out which steps run (and, building a
                         document the first time, where the 64 KB limit cuts it).
-Information rows (no target): ``render_continuation`` (the provider method the webhook app
-calls, the ``Links`` from the settings, a ``Document``; after a choice it also reads the
-call's variables from a SQLite ``:memory:`` store); a ``Flow`` object never served before
-(the first call of a flow: positions indexed, document built with lxml, template kept);
-``Flow.from_dict`` + compile: what the app does today, loading the stored flow anew at
-every callback (parsing and validating it costs far more than the document).
+For context, twilio's ``VoiceResponse`` builds the same two documents in TwiML (its own
+dialect: timed beside the others, not compared). Information rows (no target):
+``render_continuation`` (the provider method the webhook app calls, the ``Links`` from the
+settings, a ``Document``; the call's variables, in a SQLite ``:memory:`` store, are read
+only when the document speaks one); a ``Flow`` object never served before (the first call
+of a flow: positions indexed, document built with lxml, template kept); ``Flow.from_dict``
++ compile: what an app that loaded the stored flow anew at every callback would pay (the
+webhook app parses a content-addressed flow once per process; parsing and validating cost
+far more than the document).
 
 Before timing, every row's output is parsed and compared canonically (C14N 2.0: attribute
 order and quoting aside) with univoice's, so every row builds the same document.
@@ -44,18 +47,20 @@ here is a test: no time is asserted.
 
 from __future__ import annotations
 
-import gc
 import importlib.metadata
 import json
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lxml import etree
+
+if str(Path(__file__).parent) not in sys.path:  # run by path without it (runpy)
+    sys.path.insert(0, str(Path(__file__).parent))
+from _measure import Spread, cli, over, paired, round_robin
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOW_FILE = ROOT / "examples" / "support_ivr.yaml"
@@ -79,6 +84,9 @@ TRANSFER_NODE = "steps%5B1%5D.gather.options%5B%271%27%5D.steps%5B1%5D"
 
 Variant = Callable[[str], bytes]  # flow id -> the document's bytes
 FIRST, AFTER = "first document", "after a choice"
+NOT_INSTALLED = "not installed (pip install -e '.[bench]')"
+TWIML = "twilio VoiceResponse (TwiML)"  # timed beside the others, not one of their rows
+LOADED = "univoice + Flow.from_dict"
 
 
 # Floors and peers ----------------------------------------------------------------------------
@@ -154,7 +162,7 @@ def sdk_variants() -> tuple[dict[str, Variant], str]:
         )
         version = importlib.metadata.version("bandwidth-sdk")
     except ImportError:
-        return {}, "not installed (pip install -e '.[bench]')"
+        return {}, NOT_INSTALLED
 
     def first(flow_id: str) -> bytes:  # every list given: the SDK's defaults are shared
         document: str = Response(nested_verbs=[
@@ -181,6 +189,39 @@ def sdk_variants() -> tuple[dict[str, Variant], str]:
     return {FIRST: first, AFTER: after}, version
 
 
+def twilio_variants() -> tuple[dict[str, Variant], str]:
+    """twilio's ``VoiceResponse`` building the same two documents in TwiML (for context:
+    another provider's dialect, so it is not compared with univoice's BXML), and its
+    version ({} and why when it is missing). TwiML puts no credentials on URLs."""
+    try:
+        from twilio.twiml.voice_response import (  # type: ignore[import-untyped, import-not-found, unused-ignore]
+            VoiceResponse,
+        )
+        version = importlib.metadata.version("twilio")
+    except ImportError:
+        return {}, NOT_INSTALLED
+
+    def first(flow_id: str) -> bytes:
+        response = VoiceResponse()
+        response.say(WELCOME, language="en-US", voice="woman")
+        gather = response.gather(action=f"{FLOW_PREFIX}{flow_id}/{GATHER_NODE}",
+                                 num_digits=1, timeout=5)
+        gather.say(PROMPT, language="en-US", voice="woman")
+        document: str = response.to_xml(xml_declaration=True)
+        return document.encode()
+
+    def after(flow_id: str) -> bytes:
+        node = f"{FLOW_PREFIX}{flow_id}/{TRANSFER_NODE}"
+        response = VoiceResponse()
+        response.say(SALES, language="en-US", voice="woman")
+        dial = response.dial(action=f"{node}?on=transfer", timeout=25)
+        dial.number(SALES_NUMBER, url=f"{node}?on=answered", status_callback=EVENTS)
+        document: str = response.to_xml(xml_declaration=True)
+        return document.encode()
+
+    return {FIRST: first, AFTER: after}, version
+
+
 # univoice ------------------------------------------------------------------------------------
 
 
@@ -196,7 +237,6 @@ class Univoice:
 def univoice_variants() -> Univoice:
     from univoice import Flow
     from univoice.events import BaseEvent, DigitsGathered
-    from univoice.flow.positions import Positions, Run
     from univoice.store import open_store
     from univoice.webhooks.continuations import Continuations
     from univoice.webhooks.request import WebhookRequest
@@ -211,16 +251,13 @@ def univoice_variants() -> Univoice:
     store.put_state("bandwidth:call:c-bench", {"variables": {}})
 
     def links(flow_id: str) -> compile.Links:  # as the provider makes them
-        return compile.Links(flow=f"{FLOW_PREFIX}{flow_id}/", events=EVENTS,
-                             username=USER, password=PASSWORD)
+        return compile.Links(f"{FLOW_PREFIX}{flow_id}/", EVENTS, USER, PASSWORD)
 
     def first(flow_id: str, flow: Flow = flow) -> bytes:
         return compile.start(flow, links(flow_id))
 
     def after(flow_id: str, flow: Flow = flow) -> bytes:
-        run, _ = Positions(flow).after_gather(MENU, 1, CHOICE)
-        assert isinstance(run, Run)
-        return compile.render(flow, run, links(flow_id), {})
+        return compile.after_gather(flow, MENU, 1, CHOICE, links(flow_id), {})[0]
 
     def request(flow_id: str, node: str, query: dict[str, str]) -> WebhookRequest:
         path = f"/univoice/bandwidth/flow/{flow_id}/{node}"
@@ -257,9 +294,9 @@ def univoice_variants() -> Univoice:
     return Univoice(
         variants={
             FIRST: {"univoice": first, "univoice render_continuation": served_first,
-                    "univoice + Flow.from_dict": loaded_first},
+                    LOADED: loaded_first},
             AFTER: {"univoice": after, "univoice render_continuation": served_after,
-                    "univoice + Flow.from_dict": loaded_after}},
+                    LOADED: loaded_after}},
         fresh={FIRST: fresh(first), AFTER: fresh(after)},
         close=store.close)
 
@@ -288,43 +325,29 @@ def check_same(document: str, outputs: dict[str, bytes]) -> dict[str, bool]:
 def measure(variants: dict[str, Variant], fresh: Callable[[int], Variant], n: int,
             rounds: int) -> dict[str, list[float]]:
     """µs per document of each variant (and of ``fresh``) in each round, round-robin."""
-    samples: dict[str, list[float]] = {name: [] for name in [*variants, NEW_FLOW]}
     ids = [FLOW_IDS[i % len(FLOW_IDS)] for i in range(n)]
-    for fn in variants.values():  # warm-up: caches, lazy imports, the flows' templates
-        for flow_id in FLOW_IDS:
-            fn(flow_id)
-    for _ in range(rounds):
-        for name in samples:
-            fn = fresh(n) if name == NEW_FLOW else variants[name]
-            gc.collect()
-            gc.disable()  # a collection would land on whichever variant runs then
-            try:
-                start = time.perf_counter()
-                for flow_id in ids:
-                    fn(flow_id)
-                samples[name].append((time.perf_counter() - start) / n * 1e6)
-            finally:
-                gc.enable()
-    return samples
+    makers = {name: over(fn, ids) for name, fn in variants.items()}
+    makers[NEW_FLOW] = lambda: over(fresh(n), ids)()  # n flows never served, per round
+    return round_robin(makers, n, rounds)
 
 
-def paired(samples: dict[str, list[float]], name: str, floor: str) -> float:
-    """The median of each round's ratio: variants of a round ran moments apart, so a busy
-    machine slows both sides of each ratio alike."""
-    return statistics.median(a / b for a, b in zip(samples[name], samples[floor], strict=True))
-
-
-def target(name: str, ratio: float | None, limit: float, *, strict: bool = False
+def target(name: str, ratio: Spread | None, limit: float, *, strict: bool = False
            ) -> dict[str, Any]:
-    met = None if ratio is None else (ratio < limit if strict else ratio <= limit)
-    return {"name": name, "ratio": ratio, "target": f"{'<' if strict else '<='} {limit:g}",
-            "met": met}
+    median = None if ratio is None else ratio.median
+    met = None if median is None else (median < limit if strict else median <= limit)
+    return {"name": name, "ratio": median, "target": f"{'<' if strict else '<='} {limit:g}",
+            "met": met, "spread": None if ratio is None else ratio.as_dict()}
 
 
-def main(quick: bool = False) -> dict[str, Any]:
-    n, rounds = QUICK if quick else FULL
+def main(quick: bool = False, rounds: int | None = None, *, essential: bool = False
+         ) -> dict[str, Any]:
+    """Every row of both documents; ``samples`` holds each row's µs per round.
+    ``essential``: without ``Flow.from_dict`` (its rows, the slowest, bench/run.py omits)."""
+    n, default_rounds = QUICK if quick else FULL
+    rounds = rounds or default_rounds
     uv = univoice_variants()
     sdk, sdk_version = sdk_variants()
+    twiml, twilio_version = twilio_variants()
     floors: dict[str, dict[str, Variant]] = {
         FIRST: {"raw lxml": lxml_first, "string join": join_first},
         AFTER: {"raw lxml": lxml_after, "string join": join_after}}
@@ -339,39 +362,48 @@ def main(quick: bool = False) -> dict[str, Any]:
             outputs = {name: fn(sample) for name, fn in variants.items()}
             outputs[NEW_FLOW] = uv.fresh[document](1)(sample)
             identical = check_same(document, outputs)
+            if document in twiml:
+                variants[TWIML] = twiml[document]
+            if essential:
+                del variants[LOADED]
             samples[document] = measure(variants, uv.fresh[document], n, rounds)
             us: dict[str, float | None] = {
                 name: statistics.median(values) for name, values in samples[document].items()}
             us.setdefault("bandwidth-sdk", None)  # not installed
-            documents[document] = {"us": us, "bytes": len(outputs["univoice"]),
+            documents[document] = {"us": {k: v for k, v in us.items() if k != TWIML},
+                                   "twiml_us": us.get(TWIML), "bytes": len(outputs["univoice"]),
                                    "byte_identical": identical}
     finally:
         uv.close()
     first, after = samples[FIRST], samples[AFTER]
+
+    def ratio(document: dict[str, list[float]], name: str, floor: str) -> Spread | None:
+        return paired(document[name], document[floor]) if floor in document else None
+
     targets = [
-        target("first document: univoice ÷ raw lxml", paired(first, "univoice", "raw lxml"),
+        target("first document: univoice ÷ raw lxml", ratio(first, "univoice", "raw lxml"),
                TARGETS["lxml"]),
         target("first document: univoice ÷ bandwidth-sdk",
-               paired(first, "univoice", "bandwidth-sdk") if "bandwidth-sdk" in first else None,
-               1.0, strict=True),
+               ratio(first, "univoice", "bandwidth-sdk"), 1.0, strict=True),
         target("after a choice: univoice ÷ string join",
-               paired(after, "univoice", "string join"), TARGETS["join"]),
+               ratio(after, "univoice", "string join"), TARGETS["join"]),
     ]
     information = [
         {"document": doc, "name": f"{name} ÷ raw lxml",
-         "ratio": paired(samples[doc], name, "raw lxml")}
+         "ratio": paired(samples[doc][name], samples[doc]["raw lxml"]).median}
         for doc in (FIRST, AFTER)
-        for name in ("univoice render_continuation", NEW_FLOW, "univoice + Flow.from_dict")]
+        for name in ("univoice render_continuation", NEW_FLOW, LOADED) if name in samples[doc]]
     return {"quick": quick, "documents_per_round": n, "rounds": rounds,
             "python": sys.version.split()[0], "lxml": etree.__version__,
-            "bandwidth_sdk": sdk_version, "documents": documents, "targets": targets,
-            "information": information}
+            "bandwidth_sdk": sdk_version, "twilio": twilio_version, "documents": documents,
+            "targets": targets, "information": information, "samples": samples}
 
 
 def report(results: dict[str, Any]) -> None:
     print(f"{'quick run, ' if results['quick'] else ''}{results['rounds']} rounds of "
           f"{results['documents_per_round']} documents a row; Python {results['python']}, "
-          f"lxml {results['lxml']}, bandwidth-sdk {results['bandwidth_sdk']}")
+          f"lxml {results['lxml']}, bandwidth-sdk {results['bandwidth_sdk']}, "
+          f"twilio {results['twilio']}")
     for document, got in results["documents"].items():
         print(f"{document} ({got['bytes']} bytes; every row checked to build it):")
         for name, us in got["us"].items():
@@ -380,6 +412,8 @@ def report(results: dict[str, Any]) -> None:
                 continue
             same = "  same bytes" if got["byte_identical"].get(name) else ""
             print(f"  {name:<32}{us:9.2f} µs{same}")
+        if got["twiml_us"] is not None:
+            print(f"  {TWIML:<32}{got['twiml_us']:9.2f} µs  (TwiML, for context)")
     for target in results["targets"]:
         value = "not installed" if target["ratio"] is None else f"{target['ratio']:.2f}"
         verdict = "" if target["met"] is None else (" met" if target["met"] else " MISSED")
@@ -389,8 +423,4 @@ def report(results: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    res = main(quick="--quick" in sys.argv)
-    if "--json" in sys.argv:
-        print(json.dumps(res, indent=2, ensure_ascii=False))
-    else:
-        report(res)
+    cli(main, report)

@@ -1,26 +1,21 @@
-"""Flow benchmark: load + validate a 200-step nested flow from YAML, simulate it, and
-measure what ``import univoice`` costs over a bare interpreter.
+"""Flow benchmark: load + validate a 200-step nested flow from YAML (beside a plain C safe
+load of the same text, the floor), simulate it; and what ``import univoice`` pulls in.
 
-    python bench/flow_bench.py            # human-readable
-    python bench/flow_bench.py --json     # for scripts
+    python bench/flow_bench.py [--json] [--quick]
 
-Targets (issue "Foundation"): validate + simulate under 5 ms; ``import univoice`` under
-100 ms over a bare interpreter and pulling in no lxml, httpx or provider. Peers whose
-packages are installed (twilio, bandwidth) are measured in the same run for comparison.
-Numbers are medians of repeated runs in this process; nothing here is a test.
+Target (issue "Foundation"): validate + simulate under 5 ms. ``import univoice`` must pull
+in no lxml, httpx, provider or pydantic (its cost, and the peers', is bench/cold_bench.py).
+Variants run round-robin; figures are medians of rounds. Nothing here is a test.
 """
 
 from __future__ import annotations
 
-import json
-import statistics
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from typing import Any
 
 import yaml
+from _measure import Spread, cli, paired, repeat, round_robin
 
 STEPS = 200
 FORBIDDEN_AT_IMPORT = ("lxml", "httpx", "univoice_bandwidth", "univoice_messagebird",
@@ -47,32 +42,6 @@ def nested_flow(total: int = STEPS) -> dict[str, Any]:
     return {"name": "bench", "language": "en-US", "steps": [*steps, "hangup"]}
 
 
-def median_ms(fn: Callable[[], object], repeat: int = 50) -> float:
-    fn()  # warm caches (phonenumbers metadata, pydantic validators)
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
-
-
-def import_cost_ms(statement: str, repeat: int = 15) -> float | None:
-    """Median wall time of a fresh interpreter running ``statement``, minus a bare one."""
-    def run(code: str) -> float | None:
-        samples = []
-        for _ in range(repeat):
-            start = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-c", code], capture_output=True)
-            if proc.returncode != 0:
-                return None
-            samples.append((time.perf_counter() - start) * 1000)
-        return statistics.median(samples)
-
-    bare, loaded = run("pass"), run(statement)
-    return None if bare is None or loaded is None else loaded - bare
-
-
 def modules_after_import() -> list[str]:
     code = ("import sys, univoice; print(' '.join(m for m in sys.modules if m.split('.')[0] "
             f"in {FORBIDDEN_AT_IMPORT!r} or m in {FORBIDDEN_AT_IMPORT!r}))")
@@ -91,56 +60,48 @@ def self_import_time_us() -> int:
     return -1
 
 
-def main() -> dict[str, Any]:
+def main(quick: bool = False, rounds: int | None = None) -> dict[str, Any]:
+    """ms per call of each variant (median, spread) and per round (``samples``)."""
     from univoice import CalleeScript, Flow, simulate
 
     document = nested_flow()
     text = yaml.safe_dump(document, sort_keys=False)
     flow = Flow.from_yaml(text)
-    step_count = sum(1 for _ in flow.walk())
     script = CalleeScript.presses("1", "2", "3", "1", "2", "3")
-
-    results: dict[str, Any] = {
-        "steps": step_count,
-        "ms": {
-            "load+validate (YAML text)": median_ms(lambda: Flow.from_yaml(text)),
-            "validate (dict)": median_ms(lambda: Flow.from_dict(document)),
-            "simulate": median_ms(lambda: simulate(flow, script)),
-            "validate+simulate": median_ms(lambda: simulate(Flow.from_dict(document), script)),
-            "to_yaml": median_ms(flow.to_yaml),
-        },
-        "import_ms_over_bare": {
-            "import univoice": import_cost_ms("import univoice"),
-            "from univoice import Flow": import_cost_ms("from univoice import Flow"),
-            "peer: import twilio.rest": import_cost_ms("import twilio.rest"),
-            "peer: import bandwidth": import_cost_ms("import bandwidth"),
-        },
+    fastest = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    calls = 2 if quick else 5
+    samples = round_robin({
+        "load+validate (YAML text)": repeat(lambda: Flow.from_yaml(text), calls),
+        "floor: yaml.load (C safe loader)": repeat(lambda: yaml.load(text, Loader=fastest),
+                                                   calls),
+        "validate (dict)": repeat(lambda: Flow.from_dict(document), calls),
+        "simulate": repeat(lambda: simulate(flow, script), calls),
+        "validate+simulate": repeat(lambda: simulate(Flow.from_dict(document), script), calls),
+        "to_yaml": repeat(flow.to_yaml, calls),
+    }, calls, rounds or (2 if quick else 10))
+    ms = {name: [us / 1000 for us in got] for name, got in samples.items()}
+    return {
+        "steps": sum(1 for _ in flow.walk()),
+        "ms": {name: Spread.of(got).as_dict() for name, got in ms.items()},
+        "load_ratio": paired(ms["load+validate (YAML text)"],
+                             ms["floor: yaml.load (C safe loader)"]).as_dict(),
+        "samples": ms,
         "univoice_self_importtime_us": self_import_time_us(),
         "heavy_modules_after_import": modules_after_import(),
     }
-    return results
 
 
 def report(results: dict[str, Any]) -> None:
-    print(f"flow: {results['steps']} steps, nested three menus deep")
+    print(f"flow: {results['steps']} steps, nested three menus deep (median, min-max)")
     for name, ms in results["ms"].items():
-        print(f"  {name:<28} {ms:8.3f} ms")
-    target = results["ms"]["validate+simulate"]
+        print(f"  {name:<34} {ms['median']:8.3f} ms  ({ms['low']:.3f}-{ms['high']:.3f})")
+    print(f"  load+validate ÷ the floor: {results['load_ratio']['median']:.2f}")
+    target = results["ms"]["validate+simulate"]["median"]
     print(f"  target validate+simulate < 5 ms: {'met' if target < 5 else 'MISSED'}")
-    print("import cost over a bare interpreter (median of fresh processes):")
-    for name, ms in results["import_ms_over_bare"].items():
-        print(f"  {name:<28} {'not installed' if ms is None else f'{ms:8.1f} ms'}")
-    cost = results["import_ms_over_bare"]["import univoice"]
-    met = cost is not None and cost < 100
-    print(f"  target import univoice < 100 ms: {'met' if met else 'MISSED'}")
     print(f"  univoice's own -X importtime: {results['univoice_self_importtime_us']} us")
     heavy = results["heavy_modules_after_import"]
     print(f"  heavy modules after import univoice: {', '.join(heavy) or 'none'}")
 
 
 if __name__ == "__main__":
-    res = main()
-    if "--json" in sys.argv:
-        print(json.dumps(res, indent=2))
-    else:
-        report(res)
+    cli(main, report)

@@ -19,10 +19,10 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from _measure import Batch, paired, repeat, round_robin
 
 from univoice.flow import Flow
 from univoice_bird import compile as bird
@@ -108,46 +108,40 @@ def bird_by_hand() -> bytes:
     return json.dumps(commands, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def median_us(fn: Callable[[], object], repeat: int, inner: int,
-              before: Callable[[], object] = lambda: None) -> float:
-    before()
-    fn()
-    samples = []
-    for _ in range(repeat):
-        before()
-        start = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        samples.append((time.perf_counter() - start) / inner * 1e6)
-    return statistics.median(samples)
-
-
-def run(quick: bool) -> dict[str, Any]:
+def run(quick: bool, rounds: int | None = None) -> dict[str, Any]:
+    """The rows; ``samples`` holds each variant's µs per round (round-robin)."""
     flow = Flow.load(REFERENCE)
     mine, floor = univoice_bytes(flow), by_hand()
     if json.loads(mine) != json.loads(floor):
         raise SystemExit("the hand-built call flow differs from univoice's: not comparable")
     if json.loads(bird_bytes(BIRD_MENU)) != json.loads(bird_by_hand()):
         raise SystemExit("the hand-built Bird callFlow differs from univoice's")
-    repeat, inner = (3, 20) if quick else (15, 400)
-    ours = median_us(lambda: univoice_bytes(flow), repeat, inner)
-    hand = median_us(by_hand, repeat, inner)
-    # A flow object compiled for the first time (a new process, or a flow not served yet):
-    # each round compiles fresh copies, made before the clock starts.
-    copies: list[Flow] = []
-    cold = median_us(lambda: univoice_bytes(copies.pop()), repeat, inner,
-                     before=lambda: copies.extend(flow.model_copy() for _ in range(inner + 1)))
-    bird_ours = median_us(lambda: bird_bytes(BIRD_MENU), repeat, inner)
-    bird_hand = median_us(bird_by_hand, repeat, inner)
+    default_rounds, calls = (3, 20) if quick else (15, 400)
+
+    def first_calls() -> Batch:  # fresh flow objects, made before the clock starts
+        copies = [flow.model_copy() for _ in range(calls)]
+        return lambda: [univoice_bytes(copy) for copy in copies]
+
+    samples = round_robin({
+        "messagebird": repeat(lambda: univoice_bytes(flow), calls),
+        "messagebird by hand": repeat(by_hand, calls),
+        "messagebird first call": first_calls,
+        "bird": repeat(lambda: bird_bytes(BIRD_MENU), calls),
+        "bird by hand": repeat(bird_by_hand, calls)}, calls, rounds or default_rounds)
+
+    def row(what: str, name: str, floor: str, target: str) -> dict[str, Any]:
+        ratio = paired(samples[name], samples[floor])
+        return {"what": what, "univoice_us": round(statistics.median(samples[name]), 1),
+                "floor_us": round(statistics.median(samples[floor]), 1),
+                "ratio": round(ratio.median, 2), "spread": ratio.as_dict(), "target": target}
+
     return {"rows": [
-        {"what": "support line -> call-flow JSON bytes", "univoice_us": round(ours, 1),
-         "floor_us": round(hand, 1), "ratio": round(ours / hand, 2), "target": "<= 2x"},
-        {"what": "  the same, a flow object's first call", "univoice_us": round(cold, 1),
-         "floor_us": round(hand, 1), "ratio": round(cold / hand, 2), "target": "info"},
-        {"what": "Bird menu -> callFlow JSON bytes", "univoice_us": round(bird_ours, 1),
-         "floor_us": round(bird_hand, 1), "ratio": round(bird_ours / bird_hand, 2),
-         "target": "<= 2x"},
-    ], "bytes": len(mine)}
+        row("support line -> call-flow JSON bytes", "messagebird", "messagebird by hand",
+            "<= 2x"),
+        row("  the same, a flow object's first call", "messagebird first call",
+            "messagebird by hand", "info"),
+        row("Bird menu -> callFlow JSON bytes", "bird", "bird by hand", "<= 2x"),
+    ], "bytes": len(mine), "samples": samples}
 
 
 def main() -> None:

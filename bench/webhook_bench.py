@@ -31,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from typing import Any
 from urllib.parse import quote
 
 import yarl
+from _measure import SERVER_HTTP, SERVER_LOOP, ChildServer, cli, cpu_seconds, paired, stop
 
 from univoice.simulator.callbacks import SIGNATURE_HEADER, sign
 
@@ -51,8 +51,6 @@ FLOW = {"steps": [{"gather": {"prompt": "Press 1 or 2.", "options": {
     "2": [{"say": "Two."}, "hangup"]}}}, {"say": "Bye."}]}  # tests/webhooks' sample IVR
 CONCURRENCY, TARGET = 50, 0.5
 FULL, QUICK = (2000, 5), (200, 2)  # requests per variant and round, rounds
-SERVER_HTTP = "httptools" if importlib.util.find_spec("httptools") else "h11"
-SERVER_LOOP = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
 SQLITE, REDIS, BARE = "univoice events (SQLite)", "univoice events (Redis)", "bare Starlette"
 START, BRANCH_ROW = "univoice flow start (SQLite)", "univoice flow branch (SQLite)"
 Request = tuple[str, str, bytes, dict[str, str]]  # method, url, body, headers
@@ -97,46 +95,11 @@ def serve(fd: int, kind: str, store: str, public_url: str) -> None:
     uvicorn.Server(config).run(sockets=[socket.socket(fileno=fd)])
 
 
-def cpu_seconds(pid: int) -> float | None:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:  # not Linux: no CPU columns
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def start_server(stack: ExitStack, kind: str, store: str = ""
-                 ) -> tuple[str, subprocess.Popen[bytes]]:
-    """A server in a child process, on a socket bound here (no port race)."""
-    listener = socket.create_server(("127.0.0.1", 0), backlog=1024)
-    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-    proc = subprocess.Popen([sys.executable, str(HERE), "--serve", str(listener.fileno()),
-                             kind, store, url], pass_fds=[listener.fileno()])
-    listener.close()
-    stack.callback(stop, proc)
-    return url, proc
-
-
-def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> int:
-    """Wait until the server at ``url`` answers; its pid."""
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/univoice/health", timeout=1):
-                return proc.pid
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the bench server at {url} did not start") from None
-            time.sleep(0.05)
+def start_server(stack: ExitStack, kind: str, store: str = "") -> ChildServer:
+    """A server in a child process, stopped with ``stack``."""
+    server = ChildServer(HERE, kind, store)
+    stack.callback(server.stop)
+    return server
 
 
 def start_redis(stack: ExitStack, workdir: str) -> tuple[int | None, str]:
@@ -263,23 +226,28 @@ def row(name: str, got: dict[str, list[float]], n: int) -> dict[str, Any]:
             used and len(used) == len(wall)) else None
 
     return {"name": name, "requests_per_s": n / statistics.median(wall),
+            "rounds_per_s": [n / w for w in wall],
             "p50_ms": cuts[49] * 1e3, "p99_ms": cuts[98] * 1e3,
             "max_ms": max(got["latency"]) * 1e3, "client_cpu_pct": pct("client"),
             "server_cpu_pct": pct("server"), "redis_cpu_pct": pct("redis")}
 
 
-def main(quick: bool = False, requests: int | None = None) -> dict[str, Any]:
-    n, rounds = QUICK if quick else FULL
-    n = requests or n
+def main(quick: bool = False, requests: int | None = None, *, essential: bool = False,
+         rounds: int | None = None) -> dict[str, Any]:
+    """Every row and the ratios, with their per-round spread. ``essential``: only the
+    target's two rows (SQLite events, the bare endpoint), as bench/run.py shows."""
+    n, default_rounds = QUICK if quick else FULL
+    n, rounds = requests or n, rounds or default_rounds
     with tempfile.TemporaryDirectory(prefix="univoice-webhook-bench-") as tmp, \
             ExitStack() as stack:  # stops every process before the directory goes
-        redis_pid, redis_url = start_redis(stack, tmp)
+        redis_pid, redis_url = (None, "not run") if essential else start_redis(stack, tmp)
         started = {"sqlite": start_server(stack, "univoice", f"sqlite:///{tmp}/bench.db"),
                    "bare": start_server(stack, "bare")}
         if redis_pid:
             started["redis"] = start_server(stack, "univoice", redis_url)
-        pid = {name: wait_ready(*server) for name, server in started.items()}
-        sqlite, bare = started["sqlite"][0], started["bare"][0]
+        pid = {name: server.ready("/univoice/health").proc.pid
+               for name, server in started.items()}
+        sqlite, bare = started["sqlite"].url, started["bare"].url
         templates = callback_templates()
         variants = {
             SQLITE: Variant(lambda k: event_requests(sqlite, templates, k), b'"handled":1',
@@ -291,23 +259,28 @@ def main(quick: bool = False, requests: int | None = None) -> dict[str, Any]:
             BRANCH_ROW: Variant(lambda k: flow_requests(sqlite, BRANCH, k), b'"steps"',
                                 {"server": pid["sqlite"]})}
         if redis_pid:
-            red = started["redis"][0]
+            red = started["redis"].url
             variants[REDIS] = Variant(lambda k: event_requests(red, templates, k), b'"handled":1',
                                       {"server": pid["redis"], "redis": redis_pid})
+        if essential:
+            variants = {name: variants[name] for name in (SQLITE, BARE)}
         got = asyncio.run(measure(variants, n, rounds))
+    names = (SQLITE, BARE) if essential else (SQLITE, REDIS, BARE, START, BRANCH_ROW)
     rows: list[dict[str, Any]] = [
         row(name, got[name], n) if name in got else {"name": name, "skipped": redis_url}
-        for name in (SQLITE, REDIS, BARE, START, BRANCH_ROW)]
-    rate: dict[str, float | None] = {r["name"]: r.get("requests_per_s") for r in rows}
-    floor, redis_rate = rate[BARE] or 1.0, rate[REDIS]
-    sqlite_ratio = (rate[SQLITE] or 0.0) / floor
+        for name in names]
+    sqlite_ratio = paired(got[BARE]["wall"], got[SQLITE]["wall"])  # req/s: the inverse
+    redis_ratio = paired(got[BARE]["wall"], got[REDIS]["wall"]) if REDIS in got else None
     return {"quick": quick, "cpus": os.cpu_count(), "requests": n, "rounds": rounds,
             "server": f"uvicorn/{SERVER_HTTP}/{SERVER_LOOP}", "rows": rows,
             "ratios": [
-                {"name": "univoice SQLite events/s ÷ bare endpoint", "ratio": sqlite_ratio,
-                 "target": f">= {TARGET}", "met": sqlite_ratio >= TARGET},
+                {"name": "univoice SQLite events/s ÷ bare endpoint",
+                 "ratio": sqlite_ratio.median, "spread": sqlite_ratio.as_dict(),
+                 "target": f">= {TARGET}", "met": sqlite_ratio.median >= TARGET},
                 {"name": "univoice Redis events/s ÷ bare endpoint", "target": None,
-                 "ratio": None if redis_rate is None else redis_rate / floor, "met": None}]}
+                 "ratio": None if redis_ratio is None else redis_ratio.median,
+                 "spread": None if redis_ratio is None else redis_ratio.as_dict(),
+                 "met": None}]}
 
 
 def report(results: dict[str, Any]) -> None:
@@ -334,13 +307,9 @@ def report(results: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--serve"]:
-        serve(int(sys.argv[2]), *sys.argv[3:6])
+    if sys.argv[1:2] == ["--serve"]:  # --serve FD URL KIND STORE
+        serve(int(sys.argv[2]), sys.argv[4], sys.argv[5], sys.argv[3])
     else:
         count = next((int(a.partition("=")[2]) for a in sys.argv
                       if a.startswith("--requests=")), None)
-        res = main(quick="--quick" in sys.argv, requests=count)
-        if "--json" in sys.argv:
-            print(json.dumps(res, indent=2, ensure_ascii=False))
-        else:
-            report(res)
+        cli(main, report, requests=count)

@@ -22,7 +22,9 @@ user's own URL never does.
 A document served for a flow object seen before is not built again: the first one built
 from a position (or the start) is kept per flow as a template whose only holes are the
 ``Links`` values, and later calls fill them in (``_served``). Documents whose text reads
-gathered variables, and ``Links`` values XML would escape, are always built.
+gathered variables, and ``Links`` values XML would escape, are always built. A menu
+outcome (a gather, an attempt, the keys pressed) that led to a template leads to it again
+without working out positions (``after_gather``): serving it costs the filling alone.
 """
 
 from __future__ import annotations
@@ -30,9 +32,8 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from functools import cached_property, lru_cache
-from typing import TYPE_CHECKING
+from functools import lru_cache
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import quote, urlencode
 
 from lxml import etree
@@ -46,6 +47,7 @@ from univoice.flow.steps import (
     Conference,
     Gather,
     Hangup,
+    Native,
     Pause,
     Play,
     PromptStep,
@@ -73,16 +75,18 @@ class _Filled(dict[str, str]):
 
 
 _EVERY_VARIABLE = _Filled()  # reads every variable as set, to tell static text apart
+_NO_VARIABLES: Mapping[str, str] = {}
 
 
-@dataclass(frozen=True)
-class Links:
+class Links(NamedTuple):
     """Where the documents of one stored flow send Bandwidth next.
 
     ``flow``: the prefix of the flow's node URLs (``.../flow/{id}/``), or "" for URLs
     relative to the document's own (BXML resolves them against the URL that served it);
     ``events``: the app's callback route. ``username``/``password``: the callback
-    credentials put on every one of those URLs.
+    credentials put on every one of those URLs. A tuple, not a dataclass: the webhook app
+    makes one per callback (a frozen dataclass costs twice as much to make), and it is
+    its own key in ``_FILLS``.
     """
 
     flow: str = ""
@@ -96,11 +100,16 @@ class Links:
     def credentials(self) -> dict[str, str]:
         return dict(self._credentials)
 
-    @cached_property
+    @property
     def _credentials(self) -> dict[str, str]:  # shared: never to be changed
-        if self.username is None or self.password is None:
-            return {}
-        return {"username": self.username, "password": self.password}
+        return _credentials_of(self.username, self.password)
+
+
+@lru_cache(maxsize=256)
+def _credentials_of(username: str | None, password: str | None) -> dict[str, str]:
+    if username is None or password is None:
+        return {}
+    return {"username": username, "password": password}
 
 
 @lru_cache(maxsize=4096)
@@ -300,7 +309,24 @@ def _step(doc: _Document, flow: Flow, step: Step, path: str, attempt: int = 1) -
         case Hangup():
             doc.add("Hangup")
             return True
+        case Native():
+            _native(doc, step, path)
     return False
+
+
+def _native(doc: _Document, step: Native, path: str) -> None:
+    """A verb an importer kept as written (``univoice.flow.Native``). The document goes
+    on after it, as the one it came from did (a callback URL of its own may take the
+    call elsewhere: then, on Bandwidth too, what follows never runs)."""
+    if step.provider != "bandwidth" or not isinstance(step.document, str):
+        raise _invalid(path, "a native step here is one BXML verb, written for bandwidth")
+    try:
+        element = bxml.parse(step.document)
+    except bxml.BxmlError as exc:
+        raise _invalid(join(path, "native", "document"), f"not one BXML verb: {exc}") from None
+    if element.tag in bxml.ROOTS:
+        raise _invalid(join(path, "native", "document"), "one verb, not a whole document")
+    doc.root.append(element)
 
 
 def _estimate(step: Step) -> int:
@@ -313,6 +339,8 @@ def _estimate(step: Step) -> int:
         return 400 + 500 * len(step.targets)
     if isinstance(step, Play):
         return (len(step.url) + 40) * step.loop
+    if isinstance(step, Native):
+        return len(str(step.document).encode()) + 64
     return 600
 
 
@@ -330,8 +358,10 @@ def render(flow: Flow, entries: Iterable[Entry], links: Links,
             runs = () if first is None else Positions(flow).run_from(first)
             return _render(flow, runs, links, variables, record_call)
 
-        return _served(flow, ("run", first, record_call), links, variables or {}, build)
-    return _render(flow, entries, links, variables or {}, record_call)
+        # ``is None``, not ``or``: a caller's lazy mapping is not read for a template.
+        return _served(flow, ("run", first, record_call), links,
+                       _NO_VARIABLES if variables is None else variables, build)
+    return _render(flow, entries, links, {} if variables is None else variables, record_call)
 
 
 def _render(flow: Flow, entries: Iterable[Entry], links: Links, variables: Mapping[str, str],
@@ -390,6 +420,40 @@ def gather_again(flow: Flow, path: str, links: Links, again: Reprompt,
     return _served(flow, ("again", path, again.attempt), links, variables, build)
 
 
+def after_gather(flow: Flow, path: str, attempt: int, digits: str, links: Links,
+                 variables: Mapping[str, str]) -> tuple[bytes, dict[str, str]]:
+    """The document once attempt ``attempt`` of the gather at ``path`` ended with
+    ``digits`` (a branch, what follows the gather, or the gather again), and the variables
+    that outcome sets, for the caller to keep per call. ``variables``: the call's so far.
+    Raises ``KeyError`` when ``path`` is no gather."""
+    values = _holes(links)
+    templates = _templates(flow)
+    key = ("gathered", path, attempt, digits, values is not None and b"u" in values)
+    if values is not None:
+        # A menu outcome seen before whose document is a template: no positions to work
+        # out, nothing to build (what most callbacks of a served flow are).
+        template = templates.get(key)
+        if template is not None:
+            return template % values, {}
+    outcome, sets = Positions(flow).after_gather(path, attempt, digits)
+    if sets:
+        variables = {**variables, **sets}
+    if isinstance(outcome, Reprompt):
+        body = gather_again(flow, path, links, outcome, variables)
+        served: tuple[object, ...] = ("again", path, outcome.attempt)
+    else:
+        served = ("run", outcome.start, False)
+        body = render(flow, outcome, links, variables)
+    if values is not None and not sets and len(templates) < _MAX_OUTCOMES:
+        template = templates.get((*served, key[-1]))
+        if template is not None:  # None: built each time (it reads variables, or failed)
+            templates[key] = template
+    return body, sets
+
+
+_MAX_OUTCOMES = 512  # per flow: wrong keys a caller types are outcomes too, and unbounded
+
+
 def answered_leg(flow: Flow, path: str, links: Links) -> bytes:
     """What runs on a transfer's answered leg before it is bridged: the step's recording."""
     step = Positions(flow).step(path)
@@ -418,7 +482,7 @@ _MARKED = Links(**{name: f"{{{_MARK}-{hole.decode()}}}" for name, hole in _HOLES
 _MARKED_BARE = Links(flow=_MARKED.flow, events=_MARKED.events)  # no credentials
 _MARKER = re.compile(rb"\{" + _MARK.encode() + rb"-([fepu])\}")
 _AS_IS = re.compile(r"[ !#-%'-;=?-~]*").fullmatch  # what XML attributes hold unescaped
-_FILLS: dict[tuple[str, str, str | None, str | None], dict[bytes, bytes] | None] = {}
+_FILLS: dict[Links, dict[bytes, bytes] | None] = {}
 
 
 class _Reads(dict[str, str]):
@@ -433,12 +497,11 @@ class _Reads(dict[str, str]):
 
 def _holes(links: Links) -> dict[bytes, bytes] | None:
     """What fills each hole for ``links``; None when XML would escape a value."""
-    key = (links.flow, links.events, links.username, links.password)
     try:
-        return _FILLS[key]
+        return _FILLS[links]
     except KeyError:
         pass
-    flow, events, username, password = key
+    flow, events, username, password = links
     values: dict[bytes, bytes] | None
     if not (_AS_IS(flow) and _AS_IS(events)):
         values = None
@@ -451,7 +514,7 @@ def _holes(links: Links) -> dict[bytes, bytes] | None:
                 values = None
     if len(_FILLS) >= 1024:  # one entry per flow id (and settings) seen lately
         _FILLS.clear()
-    _FILLS[key] = values
+    _FILLS[links] = values
     return values
 
 

@@ -57,6 +57,7 @@ class BirdProvider(BirdOperations):
     capabilities: ClassVar[Capabilities] = Capabilities.all_but(
         MISSING, resources=RESOURCES, notes=NOTES)
     settings_model: ClassVar[type[ProviderSettings]] = BirdSettings
+    responds_from_store: ClassVar[bool] = True  # each callback reads the call's state
 
     def check_flow(self, flow: Flow) -> None:
         super().check_flow(flow)

@@ -286,6 +286,9 @@ class Provider(ABC):
     # Webhooks: verify, parse, answer. Pure functions of the request (no I/O) -----------
 
     webhook_content_types: ClassVar[tuple[str, ...]] = ("application/json",)
+    # True when ``respond_to_callback`` reads the store on every callback (Bird: the call's
+    # state), so the app runs it in a worker thread; otherwise it runs inline, cheaper.
+    responds_from_store: ClassVar[bool] = False
 
     def verify_webhook(self, request: WebhookRequest) -> None:
         """Authenticate a callback the provider's way; ``WebhookRejected(401)`` if not."""
@@ -299,8 +302,9 @@ class Provider(ABC):
     def respond_to_callback(self, request: WebhookRequest, events: list[BaseEvent],
                             context: Continuations) -> Document | None:
         """The document a callback expects back (BXML for a Bandwidth answer), or one to
-        push to the call (``Document.push``: Bird), or None. Runs in a worker thread (it
-        may read the store through ``context``)."""
+        push to the call (``Document.push``: Bird), or None. Runs on the event loop unless
+        ``responds_from_store`` (then in a worker thread, reading the store through
+        ``context`` on every callback)."""
         return None
 
     def push_document(self, call_id: str, document: Document) -> Operation[Any]:

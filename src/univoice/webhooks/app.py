@@ -177,8 +177,11 @@ class VoiceApp:
             # The answer first: a callback the provider refuses (no flow for an inbound
             # number: 404) reaches no handler, and the provider may deliver it again.
             context = self.continuations(provider.name)
-            document = await to_thread.run_sync(provider.respond_to_callback, hook, events,
-                                                context)
+            if provider.responds_from_store:
+                document = await to_thread.run_sync(provider.respond_to_callback, hook,
+                                                    events, context)
+            else:
+                document = provider.respond_to_callback(hook, events, context)
             if document is not None and document.push is not None:
                 await self._push(provider, document, context)
                 document = None
