@@ -15,6 +15,8 @@ from typing import Any
 
 from lxml import etree
 
+from univoice.errors import UnivoiceError
+
 MAX_DOCUMENT = 64 * 1024  # bytes; a larger document fails the call
 MAX_URL = 2048
 MAX_TAG = 256
@@ -25,7 +27,7 @@ MAX_DTMF = 50
 Convert = Callable[[str], Any]
 
 
-class BxmlError(ValueError):
+class BxmlError(UnivoiceError, ValueError):
     """A document that is not BXML Bandwidth would run (the message says where)."""
 
 
@@ -257,6 +259,7 @@ def text_of(element: etree._Element) -> str:
     return " ".join("".join(str(t) for t in element.itertext()).split())
 
 
+XINCLUDE = "http://www.w3.org/2001/XInclude"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
                           dtd_validation=False, huge_tree=False, remove_pis=True)
 
@@ -264,9 +267,15 @@ _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=Fals
 def parse(document: str | bytes) -> etree._Element:
     """Parse BXML from outside: size-capped, no DTD, no entities, no network.
 
-    ``BxmlError`` for anything malformed; the caller then validates with ``validate``.
+    A DOCTYPE or an entity reference is refused in any encoding (UTF-16 and UTF-32 too),
+    and so is XInclude; the parser neither expands entities nor loads anything, so none
+    of that could have been read. ``BxmlError`` for anything malformed; the caller then
+    validates with ``validate``.
     """
-    data = document.encode() if isinstance(document, str) else document
+    try:
+        data = document.encode() if isinstance(document, str) else document
+    except UnicodeEncodeError:  # a lone surrogate: no byte sequence says it
+        raise BxmlError("document is not Unicode text (a lone surrogate)") from None
     if len(data) > MAX_DOCUMENT:
         raise BxmlError(f"document is {len(data)} bytes, more than {MAX_DOCUMENT}")
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
@@ -275,4 +284,12 @@ def parse(document: str | bytes) -> etree._Element:
         root = etree.fromstring(data, _PARSER)
     except etree.XMLSyntaxError as exc:
         raise BxmlError(f"not well-formed XML: {exc}") from None
+    # The byte test above sees only ASCII-compatible encodings: a UTF-16 or UTF-32
+    # document's DOCTYPE is caught here (its entities were not expanded, nor loaded).
+    info = root.getroottree().docinfo
+    if (getattr(info, "doctype", "") or info.internalDTD is not None  # (not in the stubs)
+            or next(root.iter(etree.Entity), None) is not None):
+        raise BxmlError("documents with a DOCTYPE or entities are refused")
+    if next(root.iter(f"{{{XINCLUDE}}}*"), None) is not None:  # never processed: refused
+        raise BxmlError("documents with XInclude elements are refused")
     return root

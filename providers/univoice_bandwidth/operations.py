@@ -267,7 +267,7 @@ class BandwidthOperations(Provider):
         message, code, request_id = super().error_details(response)
         try:
             body = response.json()
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: too deep
             body = None
         if isinstance(body, dict):
             if isinstance(body.get("description"), str) and body["description"]:
@@ -322,7 +322,11 @@ class BandwidthOperations(Provider):
             nxt = response.links.get("next", {}).get("url")
             if not nxt:
                 return Page(items=items)
-            url = request.url.join(nxt)  # a relative link is relative to this page
+            try:
+                url = request.url.join(nxt)  # a relative link is relative to this page
+            except httpx.InvalidURL:
+                raise malformed(response, NAME, name,
+                                "the Link rel=next URL is not a URL") from None
             if not self._same_api(url):
                 raise malformed(response, NAME, name,
                                 "the Link rel=next URL leads outside this account's API")
@@ -539,8 +543,11 @@ class BandwidthOperations(Provider):
         """The media of a call's recording; a conference recording (no call id) by its
         ``mediaUrl``, when that is on this account's API."""
         if recording.call_id is None and recording.media_url:
-            url = httpx.URL(recording.media_url)
-            if self._same_api(url):
+            try:  # as the API gave it: not trusted to be a URL
+                url: httpx.URL | None = httpx.URL(recording.media_url)
+            except httpx.InvalidURL:
+                url = None
+            if url is not None and self._same_api(url):
                 return self._op("recordings.download", "GET", str(url), _stream, stream=True)
         path = self._recording_path(recording, recording.call_id, "recordings.download")
         return self._op("recordings.download", "GET", self._url(*path, "media"), _stream,

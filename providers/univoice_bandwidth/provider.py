@@ -180,6 +180,7 @@ def _document(body: bytes) -> Document:
 
 
 def _attempt(value: str | None) -> int:
-    if value is None or not value.isdigit() or not 1 <= int(value) <= 11:
+    if (value is None or not value.isascii() or not value.isdigit() or len(value) > 2
+            or not 1 <= int(value) <= 11):
         raise WebhookRejected(400, "attempt must be a number from 1 to 11")
     return int(value)

@@ -38,6 +38,9 @@ from univoice.simulator.script import DEFAULT_SCRIPT, CalleeScript
 from univoice.simulator.trace import Trace, TraceKind
 
 MAX_COMMANDS = 20
+# No call runs longer: a step that would take it past this is an option the provider
+# refuses (an endless pause, a huge repeat count), not a clock that overflows.
+MAX_CALL_MS = 24 * 3600 * 1000
 # (call flow id, gather command id, keys) -> the call flow pushed in answer, or None
 OnGather = Callable[[str, str, str], list[Any] | None]
 
@@ -132,6 +135,13 @@ class _Call(CallClock):
                       ended_at=self.now / 1000, duration=duration)
         return CallRun(trace, status, self.ignored)
 
+    def advance(self, ms: int) -> None:
+        if ms < 0 or self.now + ms > MAX_CALL_MS:
+            if self.deadline is not None and self.now + max(ms, 0) >= self.deadline:
+                super().advance(max(ms, 0))  # the callee hangs up first
+            raise ValueError(f"a step of {ms} ms is not a duration Bird runs")
+        super().advance(ms)
+
     def hang_up(self) -> NoReturn:
         self.emit(TraceKind.HUNG_UP, {"by": "callee"})
         raise _CalleeHungUp(EndReason.CALLEE_HANGUP)
@@ -171,7 +181,7 @@ class _Call(CallClock):
             name = str(command.get("command"))
             try:
                 self.command(name, options)
-            except (ValueError, TypeError, KeyError):
+            except (ValueError, TypeError, KeyError, OverflowError):  # Bird refuses the option
                 raise _Ended(EndReason.FAILED, "failed") from None
             if name == "gather" and self.on_gather is not None:
                 pushed = self.on_gather(flow_id, f"{flow_id}-{index}", self.variables["keys"])
@@ -181,7 +191,9 @@ class _Call(CallClock):
         raise _Ended(EndReason.HANGUP)
 
     def holds(self, conditions: Any) -> bool:
-        for condition in conditions or []:
+        if not conditions:
+            return True
+        for condition in conditions if isinstance(conditions, list) else [conditions]:
             if not isinstance(condition, dict):
                 return False
             value = self.variables.get(str(condition.get("variable", "")), "")

@@ -330,7 +330,7 @@ class BirdOperations(Provider):
         message, code, request_id = super().error_details(response)
         try:
             body = response.json()
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: too deep
             return message, code, request_id
         found_message, found_code, found_id = error_parts(body)
         return (found_message or response.reason_phrase, found_code,
@@ -577,7 +577,7 @@ class BirdOperations(Provider):
         def updated(response: httpx.Response) -> Call | None:
             try:
                 data = response.json() if response.content else None
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):  # nested too deep
                 return None
             if not isinstance(data, dict) or data.get("id") != call_id:
                 return None

@@ -50,6 +50,9 @@ Signer = Callable[[str, bytes], dict[str, str]]
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 MAX_FLOWS = 200
 TRANSFER_RING_S = 30.0  # MessageBird's own ring time for a transfer (not settable)
+# No call runs longer: a step that would take it past this is an option the provider
+# refuses (an endless pause, a huge repeat count), not a clock that overflows.
+MAX_CALL_MS = 24 * 3600 * 1000
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,13 @@ class _Call(CallClock):
 
     # Clock and callee -------------------------------------------------------------------
 
+    def advance(self, ms: int) -> None:
+        if ms < 0 or self.now + ms > MAX_CALL_MS:
+            if self.deadline is not None and self.now + max(ms, 0) >= self.deadline:
+                super().advance(max(ms, 0))  # the callee hangs up first
+            raise ValueError(f"a step of {ms} ms is not a duration MessageBird runs")
+        super().advance(ms)
+
     def hang_up(self) -> NoReturn:
         self.emit(TraceKind.HUNG_UP, {"by": "callee"})
         raise _CalleeHungUp(EndReason.CALLEE_HANGUP, "hangup")
@@ -231,14 +241,17 @@ class _Call(CallClock):
             return None
         try:
             flow = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser's limit
             return None
         return flow if isinstance(flow, dict) and isinstance(flow.get("steps"), list) else None
 
     # Call flows -------------------------------------------------------------------------
 
     def execute(self, flow: dict[str, Any]) -> NoReturn:
-        steps: list[Any] = list(flow.get("steps") or [])
+        found = flow.get("steps") or []
+        if not isinstance(found, list):  # MessageBird refuses such a call flow
+            raise _Ended(EndReason.FAILED, "failed")
+        steps: list[Any] = list(found)
         index = 0
         while True:
             if index >= len(steps):
@@ -258,7 +271,8 @@ class _Call(CallClock):
                     == step.get("onKeypressGoto"))
                 try:
                     self.step(step)
-                except (ValueError, TypeError, KeyError):  # an option MessageBird would refuse
+                except (ValueError, TypeError, KeyError, OverflowError):
+                    # an option MessageBird would refuse (a wrong type, an endless length)
                     raise _Ended(EndReason.FAILED, "failed") from None
             except _Jump as jump:
                 found = [i for i, s in enumerate(steps)

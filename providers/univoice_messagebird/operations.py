@@ -180,12 +180,17 @@ def next_page(body: Any, page: int, size: int, count: int) -> str | None:
 # Parsers: MessageBird JSON -> neutral models (pure; BadPayload for a wrong shape) ------------
 
 
+MAX_ID = 256  # MessageBird's ids are UUIDs; an id goes into the URLs of follow-up reads
+
+
 def _id(data: dict[str, Any], key: str, what: str) -> str:
     value = data.get(key)
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str) or not value:
         raise BadPayload(f"{what} has no {key}")
+    if len(value) > MAX_ID or not value.isprintable():  # control characters, lone surrogates
+        raise BadPayload(f"{what} has an {key} no URL can carry")
     return value
 
 
@@ -502,7 +507,7 @@ class MessageBirdOperations(Provider):
         message, code, request_id = super().error_details(response)
         try:
             body = response.json()
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: too deep
             return message, code, request_id
         errors = body.get("errors") if isinstance(body, dict) else None
         if isinstance(errors, list):

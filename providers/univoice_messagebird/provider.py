@@ -92,7 +92,7 @@ class MessageBirdProvider(MessageBirdOperations):
             raise WebhookRejected(401, "a token only authenticates continuation URLs")
         expected = compile.url_token(key.get_secret_value(), parts[-2], parts[-1],
                                      request.query)
-        if not hmac.compare_digest(expected, token):
+        if not hmac.compare_digest(expected.encode(), token.encode("utf-8", "surrogatepass")):
             raise WebhookRejected(401, "the continuation URL's token does not match")
 
     def parse_events(self, request: WebhookRequest) -> list[BaseEvent]:
@@ -159,7 +159,8 @@ def _document(native: dict[str, Any]) -> Document:
 
 
 def _attempt(value: str | None) -> int:
-    if value is None or not value.isdigit() or not 1 <= int(value) <= 11:
+    if (value is None or not value.isascii() or not value.isdigit() or len(value) > 2
+            or not 1 <= int(value) <= 11):
         raise WebhookRejected(400, "attempt must be a number from 1 to 11")
     return int(value)
 

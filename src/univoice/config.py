@@ -154,18 +154,33 @@ class Config(BaseSettings):
             return out
         return []
 
+    def __repr_args__(self) -> Any:
+        # A store URL may carry a password (redis://:pw@host): masked, as in ``shown``.
+        for name, value in super().__repr_args__():
+            yield name, (_mask_url(value) if name == "flow_store" and isinstance(value, str)
+                         else value)
+
     def shown(self) -> dict[str, Any]:
         """The effective configuration with every secret masked (for ``config show``)."""
         out: dict[str, Any] = self.model_dump(mode="json")
+        out["flow_store"] = _mask_url(self.flow_store)
         out["source"] = self.source or "(no file: defaults and environment)"
         for name in {*self._tables, self.provider}:
             out[name] = _masked(self.provider_table(name))
         return out
 
 
+def _mask_url(url: str) -> str:
+    from univoice.store.base import mask_url
+
+    return mask_url(url)
+
+
 def _masked(table: dict[str, Any]) -> dict[str, Any]:
     return {k: MASK if (is_secret_field(k) or isinstance(v, SecretStr)) and v else
-            (_masked(v) if isinstance(v, dict) else v) for k, v in table.items()}
+            _masked(v) if isinstance(v, dict) else
+            _mask_url(v) if isinstance(v, str) and "://" in v else v  # a URL's password
+            for k, v in table.items()}
 
 
 def _read_file(path: str | Path | None) -> tuple[dict[str, Any], str | None]:
@@ -177,7 +192,9 @@ def _read_file(path: str | Path | None) -> tuple[dict[str, Any], str | None]:
         return {}, None
     try:
         return tomllib.loads(file.read_text(encoding="utf-8")), str(file)
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
+    # ValueError: TOMLDecodeError, UnicodeDecodeError, and an integer of more digits than
+    # int() reads (4,300).
+    except (ValueError, OSError) as exc:
         raise ConfigError(f"cannot read config file {file}: {exc}") from None
 
 

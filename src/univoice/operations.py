@@ -182,10 +182,40 @@ def build_request(method: str, url: str, *, json: Any = None,
     return LazyRequest(method, url, headers=sent, content=content)
 
 
+# A surrogate escape or its UTF-8 bytes; NUL: a UTF-16/32 body, which hides both.
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]|\x00")
+
+
+def has_lone_surrogate(response: httpx.Response, data: Any = None) -> bool:
+    """Whether the JSON answer holds a lone surrogate (an escape "\\ud800", or its bytes,
+    which the JSON decoder lets through): it decodes, but no model holding it can be
+    written out again (JSON, a URL), so parsers refuse it, as the webhook decoder does.
+    Searched for in the bytes first: almost never there."""
+    if not _SURROGATE.search(response.content):
+        return False
+    try:
+        loaded = response.json() if data is None else data
+        jsonlib.dumps(loaded, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return True
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return False  # not JSON at all: the parser says so
+    return False
+
+
 def json_body(response: httpx.Response, provider: str, operation: str) -> Any:
     """The response's JSON, or a ``ProviderError`` that keeps the raw body."""
     try:
-        return response.json()
+        data = response.json()
+        if has_lone_surrogate(response, data):
+            raise UnicodeEncodeError("utf-8", "", 0, 1, "lone surrogate")
+        return data
+    except RecursionError:  # nested thousands of levels deep
+        raise malformed(response, provider, operation, "the JSON is nested too deeply"
+                        ) from None
+    except UnicodeEncodeError:
+        raise malformed(response, provider, operation,
+                        "the body has a lone surrogate escape (not Unicode)") from None
     except (jsonlib.JSONDecodeError, UnicodeDecodeError):
         raise malformed(response, provider, operation, "the body is not JSON") from None
 

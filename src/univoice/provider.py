@@ -172,7 +172,7 @@ class Provider(ABC):
         """(message, provider error code, request id) of an error response."""
         try:
             body = response.json()
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             body = None
         message, code = "", None
         if isinstance(body, dict):

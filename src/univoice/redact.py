@@ -82,6 +82,10 @@ class Redactor:
             self._version = version
         return self._secrets
 
+    def secrets(self) -> list[str]:
+        """The secret values (and their encoded forms) being masked."""
+        return self._current()
+
     def text(self, value: str) -> str:
         for secret in self._current():
             if secret in value:

@@ -30,7 +30,7 @@ from univoice.errors import (
     TransportError,
     UnivoiceError,
 )
-from univoice.operations import Operation, malformed
+from univoice.operations import Operation, has_lone_surrogate, malformed
 from univoice.redact import Redactor
 from univoice.retry import REFUSED_STATUSES, RETRY_STATUSES, RetryPolicy, parse_retry_after
 
@@ -233,7 +233,13 @@ class _Core:
         if op.stream:
             return response  # type: ignore[return-value]  # the caller streams the body
         try:
-            return op.parse(response)
+            if has_lone_surrogate(response):
+                raise malformed(response, self.name, op.name,
+                                "the body has a lone surrogate escape (not Unicode)")
+            result = op.parse(response)
+            if self._echoes_secret(response):
+                result = self._scrubbed(result)
+            return result
         except ProviderError as exc:
             error = exc
         except ValidationError as exc:
@@ -246,6 +252,22 @@ class _Core:
         # Raised outside the handler, so the parser's exception (whose repr may quote the
         # response) is not chained to it.
         raise self._redacted(error)
+
+    def _echoes_secret(self, response: httpx.Response) -> bool:
+        """Whether a secret appears in the answer (a cheap byte search: almost never)."""
+        body = response.content
+        return any(secret.encode() in body for secret in self.redactor.secrets())
+
+    def _scrubbed(self, result: Any) -> Any:
+        """``result`` with the ``raw`` payloads it carries masked (a Resource, a Page)."""
+        from univoice.models import Page, Resource
+
+        if isinstance(result, Page):
+            return result.model_copy(update={"items": [self._scrubbed(i) for i in
+                                                       result.items]})
+        if isinstance(result, Resource) and getattr(result, "raw", None) is not None:
+            return result.model_copy(update={"raw": self.redactor.payload(result.raw)})
+        return result
 
     def error_for(self, op: Operation[Any], response: httpx.Response) -> ProviderError:
         message, code, request_id = self.provider.error_details(response)
@@ -266,7 +288,7 @@ class _Core:
         raw: Any
         try:
             raw = self.redactor.payload(response.json())
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raw = self.redactor.text(response.text[:2000])
         text = self.redactor.text
         return cls(text(message or response.reason_phrase or "error"), provider=self.name,

@@ -288,7 +288,8 @@ class VoiceApp:
     async def _read(self, request: Request, provider: Provider, *,
                     body_optional: bool = False) -> WebhookRequest:
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+        if declared is not None and declared.isascii() and declared.isdigit() and (
+                len(declared) > 12 or int(declared) > self.max_body):
             raise WebhookRejected(413, f"body larger than {self.max_body} bytes")
         body = b""
         async for chunk in request.stream():
