@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from univoice_bandwidth.settings import BandwidthSettings
 
 PROVIDER = "bandwidth"
-TOKEN_OPERATION = "oauth2.token"
+# S105: an operation name, not a secret
+TOKEN_OPERATION = "oauth2.token"  # noqa: S105
 # A token is renewed this long before it expires, so no request carries one that lapses
 # in flight; a short-lived token is renewed after half its life instead.
 REFRESH_MARGIN = 60.0

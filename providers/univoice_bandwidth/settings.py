@@ -24,7 +24,8 @@ from univoice.provider import ProviderSettings
 
 API_URL = "https://voice.bandwidth.com/api/v2"
 # Bandwidth's OAuth2 token endpoint (client credentials, HTTP Basic client_id:secret).
-TOKEN_URL = "https://api.bandwidth.com/api/v1/oauth2/token"
+# S105: a public endpoint, not a secret
+TOKEN_URL = "https://api.bandwidth.com/api/v1/oauth2/token"  # noqa: S105
 
 AccountId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
 # Bandwidth: username/password on callbacks are strings of at most 1024 characters.

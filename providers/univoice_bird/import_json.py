@@ -151,17 +151,20 @@ def _scan(text: str, stop: int | None = None) -> _Scanned:
             if len(stack) >= MAX_DEPTH:
                 issues.append(FlowIssue(_here(stack), f"nested more than {MAX_DEPTH} deep"))
                 break
-            stack.append(_Frame(token == "{", wants_key=token == "{"))
+            # S105: a JSON token, not a password
+            stack.append(_Frame(token == "{", wants_key=token == "{"))  # noqa: S105
         elif token in ("}", "]"):
             if stack:
                 stack.pop()
         elif not stack:
             continue
-        elif token == ",":
+        # S105: a JSON token, not a password
+        elif token == ",":  # noqa: S105
             frame = stack[-1]
             frame.index += 1
             frame.wants_key = frame.object
-        elif token == ":":
+        # S105: a JSON token, not a password
+        elif token == ":":  # noqa: S105
             stack[-1].wants_key = False
         elif stack[-1].object and stack[-1].wants_key:
             frame = stack[-1]

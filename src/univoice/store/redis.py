@@ -271,7 +271,8 @@ class RedisStore(FlowStore):
                         raise StoreUnavailable(
                             f"Redis store {self.url}: state {key!r} is too contended to "
                             f"update within {self.timeout:g} s") from None
-                    time.sleep(random.uniform(0, backoff))  # de-synchronise the writers
+                    # S311: retry jitter, not a secret
+                    time.sleep(random.uniform(0, backoff))  # de-synchronise the writers  # noqa: S311
                     backoff = min(backoff * 2, 0.05)
 
     # Events -------------------------------------------------------------------------
