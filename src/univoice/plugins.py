@@ -70,11 +70,28 @@ def provider_names() -> list[str]:
 
 
 def provider_class(name: str | None = None) -> type[Provider]:
-    found = providers()
     name = name or DEFAULT_PROVIDER
+    if registry.cache_info().currsize == 0:  # every plugin not loaded yet: try just one
+        alone = _alone(name)
+        if alone is not None:
+            return alone
+    found = providers()
     if name not in found:
         raise ProviderNotFound(name, list(found))
     return found[name]
+
+
+@cache
+def _alone(name: str) -> type[Provider] | None:
+    """The provider ``name`` from the entry point of that name alone (a bundled provider's
+    is), without importing every other plugin: a serverless cold start pays for one."""
+    found = new_registry(load_entry_points=False)
+    for ep in entry_points(group=GROUP, name=name):
+        try:
+            found.manager.register(ep.load(), name=ep.name)
+        except Exception:  # reported when the whole registry loads
+            return None
+    return found.providers().get(name)
 
 
 def get_provider(name: str | None = None, **settings: Any) -> Provider:

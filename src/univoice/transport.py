@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -126,12 +127,21 @@ class _Core:
         self.hooks = hooks or Hooks()
         self.auth = provider.auth()
         self.redactor = Redactor(provider.secrets())
+
+    @cached_property
+    def _plugin_hooks(self) -> Any:
+        # Loaded at the first request, not when a client is made: compiling a flow with a
+        # client in hand (a serverless cold start) imports no other plugin.
         from univoice.plugins import registry
 
-        self._plugin_hooks = registry().manager.hook
+        return registry().manager.hook
+
+    @cached_property
+    def _plugins_observe(self) -> bool:
         # Whether any plugin observes traffic, decided once: looking per request costs.
-        self._plugins_observe = bool(self._plugin_hooks.univoice_request.get_hookimpls()
-                                     or self._plugin_hooks.univoice_response.get_hookimpls())
+        hook = self._plugin_hooks
+        return bool(hook.univoice_request.get_hookimpls()
+                    or hook.univoice_response.get_hookimpls())
 
     # Decisions ------------------------------------------------------------------------
 
