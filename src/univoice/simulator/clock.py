@@ -4,14 +4,25 @@ simulator's model: events stamped in milliseconds, the callee hanging up at its 
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 from univoice.simulator.script import CalleeScript
 from univoice.simulator.trace import TraceEvent, TraceKind
 
+MAX_CALL_MS = 24 * 3600 * 1000  # no call runs longer (an interpreter's max_call_ms)
+
 
 class CallClock:
-    """Subclasses say what a hang-up ends (``hang_up`` raises their own exception)."""
+    """Subclasses say what a hang-up ends (``hang_up`` raises their own exception).
+
+    An interpreter that sets ``max_call_ms`` treats a step that would take the call past
+    it (an endless pause, a huge repeat count) as an option its provider refuses
+    (``ValueError``, after the callee's hang-up if that comes first), not as a clock
+    that overflows.
+    """
+
+    max_call_ms: ClassVar[int | None] = None
+    provider: ClassVar[str] = "the provider"
 
     def __init__(self, script: CalleeScript) -> None:
         self.script = script
@@ -25,10 +36,15 @@ class CallClock:
 
     def advance(self, ms: int) -> None:
         """Let ``ms`` pass, unless the callee hangs up first."""
-        if self.deadline is not None and self.now + ms >= self.deadline:
+        limit = self.max_call_ms
+        refused = limit is not None and (ms < 0 or self.now + ms > limit)
+        step = max(ms, 0) if refused else ms
+        if self.deadline is not None and self.now + step >= self.deadline:
             self.now = max(self.now, self.deadline)
             self.hang_up()
-        self.now += ms
+        if refused:
+            raise ValueError(f"a step of {ms} ms is not a duration {self.provider} runs")
+        self.now += step
 
     def check_deadline(self) -> None:
         if self.deadline is not None and self.now >= self.deadline:
