@@ -74,7 +74,8 @@ class Config(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__",
                                       extra="forbid", frozen=True)
 
-    provider: str = "simulator"
+    # A plugin name (an entry point): anything else is a mistake, maybe a pasted secret.
+    provider: str = Field("simulator", pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
     public_url: HttpUrl | None = None
     flow_store: str = DEFAULT_STORE
     http: HttpConfig = Field(default_factory=HttpConfig)
@@ -155,19 +156,24 @@ class Config(BaseSettings):
         return []
 
     def __repr_args__(self) -> Any:
-        # A store URL may carry a password (redis://:pw@host): masked, as in ``shown``.
+        # A URL may carry a password (redis://:pw@host): masked, as in ``shown``.
         for name, value in super().__repr_args__():
-            yield name, (_mask_url(value) if name == "flow_store" and isinstance(value, str)
+            yield name, (_mask_url(value) if name in _URLS and isinstance(value, str)
                          else value)
 
     def shown(self) -> dict[str, Any]:
         """The effective configuration with every secret masked (for ``config show``)."""
         out: dict[str, Any] = self.model_dump(mode="json")
-        out["flow_store"] = _mask_url(self.flow_store)
+        for name in _URLS:
+            if isinstance(out.get(name), str):
+                out[name] = _mask_url(out[name])
         out["source"] = self.source or "(no file: defaults and environment)"
         for name in {*self._tables, self.provider}:
             out[name] = _masked(self.provider_table(name))
         return out
+
+
+_URLS = ("flow_store", "public_url")  # fields holding URLs that may carry a password
 
 
 def _mask_url(url: str) -> str:

@@ -81,11 +81,22 @@ def _target(value: str) -> str:
     return _e164(value)
 
 
+def _without_password(url: str) -> str:
+    """``url`` as an error may show it: a password in its authority masked."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    user, at, host = authority.rpartition("@")
+    if not (sep and at and ":" in user):
+        return url
+    return f"{scheme}://{user.partition(':')[0]}:***@{host}{slash}{path}"
+
+
 def _http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise PydanticCustomError(
-            "http_url", "'{value}' is not an http(s) URL with a host", {"value": shown(value)}
+            "http_url", "'{value}' is not an http(s) URL with a host",
+            {"value": shown(_without_password(value))}
         )
     return value
 
