@@ -384,24 +384,6 @@ def _fetch_call_flow(request: WebhookRequest) -> BaseEvent:
 
 def _decode(body: bytes) -> Any:
     return decode_json(body, max_body=MAX_BODY, max_depth=MAX_DEPTH)
-    depth, in_string, escaped = 0, False, False
-    for byte in body:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:  # quote
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):  # [ {
-            depth += 1
-            if depth > MAX_DEPTH:
-                return True
-        elif byte in (0x5D, 0x7D):  # ] }
-            depth -= 1
-    return False
 
 
 # Field readers: tolerant, never raising ----------------------------------------------
