@@ -76,8 +76,15 @@ class Voice:
     @classmethod
     def from_config(cls, path: str | Path | None = None, *, provider: str | None = None,
                     client: httpx.Client | None = None, hooks: Hooks | None = None) -> Self:
-        """Build from ``univoice.toml`` (or ``path``) and ``UNIVOICE_*`` variables."""
+        """Build from ``univoice.toml`` (or ``path``) and ``UNIVOICE_*`` variables.
+
+        With a ``[routing]`` table (and no ``provider`` asked for) the client is a
+        ``univoice.routing.client.RoutedVoice`` over every provider it names."""
         config = Config.load(path)
+        if config.routing is not None and provider is None and cls is Voice:
+            from univoice.routing.client import RoutedVoice
+
+            return RoutedVoice.from_loaded(config, client=client, hooks=hooks)  # type: ignore[return-value]
         return cls(config.make_provider(provider), http=config.http, client=client,
                    hooks=hooks, public_url=config.public_url, flow_store=config.flow_store)
 
@@ -126,6 +133,11 @@ class AsyncVoice:
                     client: httpx.AsyncClient | None = None, hooks: Hooks | None = None
                     ) -> Self:
         config = Config.load(path)
+        if config.routing is not None and provider is None and cls is AsyncVoice:
+            from univoice.routing.client import AsyncRoutedVoice
+
+            return AsyncRoutedVoice.from_loaded(  # type: ignore[return-value]
+                config, client=client, hooks=hooks)
         return cls(config.make_provider(provider), http=config.http, client=client,
                    hooks=hooks, public_url=config.public_url, flow_store=config.flow_store)
 

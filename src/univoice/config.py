@@ -34,6 +34,7 @@ from univoice.errors import ConfigError
 from univoice.flow.fields import HttpUrl
 from univoice.redact import MASK, is_secret_field
 from univoice.retry import RetryPolicy
+from univoice.routing.config import RoutingConfig
 from univoice.transport import HttpSettings
 
 if TYPE_CHECKING:
@@ -81,6 +82,8 @@ class Config(BaseSettings):
     http: HttpConfig = Field(default_factory=HttpConfig)
     # Inbound calls: called number (E.164) -> flow file; "default" answers the rest.
     inbound: dict[str, str] = Field(default_factory=dict)
+    # Several providers with rules and failover (univoice.routing); None: ``provider`` only.
+    routing: RoutingConfig | None = None
     source: str | None = Field(None, exclude=True)  # the file read, if any
     # Provider tables as given (credentials included): private, so never in a repr or dump.
     _tables: dict[str, dict[str, Any]] = PrivateAttr(default_factory=dict)

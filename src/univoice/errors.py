@@ -18,6 +18,13 @@ Severity = Literal["error", "warning"]
 class UnivoiceError(Exception):
     """Base of every error univoice raises on purpose."""
 
+    # Set on the error a create ends with when the provider provably created nothing:
+    # it refused before acting, was never reached, or the lookup after an ambiguous
+    # failure found nothing. What makes trying another provider safe (univoice.routing).
+    nothing_created: bool = False
+    # On an error a routed create ends with: the ``RouteRecord`` of every attempt made.
+    route: Any = None
+
 
 class ConfigError(UnivoiceError):
     """The configuration is missing something or names something that does not exist."""
@@ -108,6 +115,22 @@ class UnsupportedFeature(UnivoiceError):
         if self.alternatives:
             msg += f"; supported by: {', '.join(self.alternatives)}"
         super().__init__(msg)
+
+
+class NoRouteAvailable(UnivoiceError):
+    """A routed create found no provider to place the call: each was skipped or provably
+    created nothing. ``route`` (a ``RouteRecord``) says what each attempt met."""
+
+    def __init__(self, to: str, route: Any) -> None:
+        self.to = to
+        self.route = route
+        lines = [f"no provider could place the call to {one_line(to)} "
+                 f"(route {route.rule!r}):"]
+        for attempt in route.attempts:
+            why = attempt.error or attempt.reason or ""
+            lines.append(f"  {attempt.provider}: {attempt.outcome}"
+                         f"{f' ({one_line(why)})' if why else ''}")
+        super().__init__("\n".join(lines))
 
 
 class ProviderNotFound(ConfigError):

@@ -140,6 +140,28 @@ class ConferenceCompleted(BaseEvent):
     name: str | None = None
 
 
+class RouteAttemptFailed(BaseEvent):
+    """A routed create's attempt at one provider failed (``univoice.routing``); with
+    ``failed_over`` the next provider is tried, as the first provably created nothing."""
+
+    type: Literal["route.attempt_failed"] = "route.attempt_failed"
+    to: str | None = None
+    attempt: int = 1
+    reason: str | None = None
+    error: str | None = None
+    failed_over: bool = False
+
+
+class CallRouted(BaseEvent):
+    """A routed create placed its call: ``provider`` is the one chosen, after ``attempts``
+    tries, by ``rule``."""
+
+    type: Literal["call.routed"] = "call.routed"
+    to: str | None = None
+    rule: str | None = None
+    attempts: int = 1
+
+
 class UnknownEvent(BaseEvent):
     """A callback univoice does not (yet) understand: kept whole, acknowledged."""
 
@@ -152,7 +174,8 @@ Event = Annotated[
     | DigitsGathered | RecordingCompleted | RecordingAvailable | TranscriptionAvailable
     | TransferAnswered | TransferCompleted | TransferLegEnded | ConferenceCreated
     | ConferenceMemberJoined
-    | ConferenceMemberLeft | ConferenceCompleted | UnknownEvent,
+    | ConferenceMemberLeft | ConferenceCompleted | RouteAttemptFailed | CallRouted
+    | UnknownEvent,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
@@ -161,7 +184,7 @@ EVENT_TYPES: tuple[type[BaseEvent], ...] = (
     DigitsGathered, RecordingCompleted, RecordingAvailable, TranscriptionAvailable,
     TransferAnswered, TransferCompleted, TransferLegEnded, ConferenceCreated,
     ConferenceMemberJoined,
-    ConferenceMemberLeft, ConferenceCompleted, UnknownEvent)
+    ConferenceMemberLeft, ConferenceCompleted, RouteAttemptFailed, CallRouted, UnknownEvent)
 
 
 def digest(provider: str, payload: Any) -> str:

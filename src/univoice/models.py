@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
@@ -94,6 +94,32 @@ class Leg(Resource):
     currency: str | None = None
 
 
+class RouteAttempt(BaseModel):
+    """One provider a routed create tried (or passed over), and what came of it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    provider: str
+    # placed: this provider placed the call; failed_over: it provably created nothing,
+    # so the next was tried; failed: it failed in a way that stops the route (an
+    # ambiguous create, a refused request); skipped: never asked (the flow or arguments
+    # are beyond it, or its circuit breaker is open).
+    outcome: Literal["placed", "failed_over", "failed", "skipped"]
+    reason: str | None = None  # why it failed over or was skipped ("rate_limited", ...)
+    error: str | None = None  # the error's one-line text (secrets already redacted)
+
+
+class RouteRecord(BaseModel):
+    """How a routed create chose its provider: the rule, and every attempt in order."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rule: str  # the rule's name, or "default"
+    why: str  # why that rule, and the order of its providers
+    chosen: str | None = None  # the provider that placed the call
+    attempts: list[RouteAttempt] = Field(default_factory=list)
+
+
 class Call(Resource):
     id: str
     direction: Direction = Direction.OUTBOUND
@@ -109,6 +135,7 @@ class Call(Resource):
     end_reason_raw: str | None = None
     tag: str | None = None
     legs: list[Leg] = Field(default_factory=list)
+    route: RouteRecord | None = None  # set by a routed client (univoice.routing)
 
     @property
     def finished(self) -> bool:

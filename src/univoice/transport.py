@@ -176,6 +176,8 @@ class _Core:
                     return (yield from self._follow(op, result))
                 error: UnivoiceError = self.error_for(op, outcome)
                 if outcome.status_code not in RETRY_STATUSES:
+                    # A 4xx: refused, nothing done.
+                    error.nothing_created = op.creates
                     raise error
                 if outcome.status_code in (429, 503):
                     retry_after = parse_retry_after(outcome.headers.get("retry-after"))
@@ -196,6 +198,9 @@ class _Core:
             if delay is None:
                 if isinstance(error, RateLimited) and retry_after is not None:
                     error.retry_after = retry_after
+                # Refused, never sent, or (ambiguous) looked up and not found; a create
+                # the provider de-duplicates by key may have happened on an earlier try.
+                error.nothing_created = op.creates and not op.safe_to_retry
                 raise error
             self.on_retry(op, attempt, delay, error)
             yield _Sleep(delay)
