@@ -10,6 +10,7 @@ from univoice import hosting
 from univoice.capabilities import Capabilities, Feature, Resource
 from univoice.events import CallInitiated, DigitsGathered, MachineDetected, TransferCompleted
 from univoice.flow.positions import Positions
+from univoice.flow.steps import Gather, Transfer
 from univoice.models import Direction
 from univoice.provider import Document, ProviderSettings
 from univoice.webhooks.request import WebhookRejected
@@ -62,6 +63,20 @@ class BandwidthProvider(BandwidthOperations):
     def check_flow(self, flow: Flow) -> None:
         super().check_flow(flow)
         compile.check(flow)
+
+    def continuation_points(self, flow: Flow) -> dict[str, str]:
+        """Each gather (``gatherUrl``) and transfer (``transferAnswerUrl`` on the answered
+        leg; ``transferCompleteUrl`` when a no-answer branch needs deciding). The first
+        document is fetched too (``fetches_documents``)."""
+        found: dict[str, str] = {}
+        for path, step in flow.walk():
+            if isinstance(step, Gather):
+                found[path] = "gatherUrl: the app decides the keys and serves the next BXML"
+            elif isinstance(step, Transfer):
+                found[path] = ("transferAnswerUrl: the app serves the answered leg's BXML"
+                               + ("; transferCompleteUrl: it picks the no-answer branch"
+                                  if step.no_answer is not None else ""))
+        return found
 
     def compile_flow(self, flow: Flow) -> Document:
         """The call's first document, its URLs relative to where the app serves it and

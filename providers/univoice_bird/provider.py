@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from univoice.capabilities import Capabilities, Feature, Resource
 from univoice.errors import UnivoiceError
+from univoice.flow.steps import Gather
 from univoice.models import Direction
 from univoice.provider import Document, Provider, ProviderSettings
 from univoice.webhooks.request import WebhookRejected
@@ -65,6 +66,14 @@ class BirdProvider(BirdOperations):
 
     def needs_app(self, flow: Flow) -> bool:
         return compile.hosted(flow)
+
+    def continuation_points(self, flow: Flow) -> dict[str, str]:
+        """Every gather of a hosted flow: the app pushes the next segment after it."""
+        if not compile.hosted(flow):
+            return {}
+        return {path: "the app reads the keys from the callback and PATCHes the call "
+                      "with its next call flow"
+                for path, step in flow.walk() if isinstance(step, Gather)}
 
     def compile_flow(self, flow: Flow) -> Document:
         self.check_flow(flow)

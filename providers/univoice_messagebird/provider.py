@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from univoice.capabilities import Capabilities, Feature, Resource
 from univoice.flow.positions import Positions, Reprompt
+from univoice.flow.steps import Gather
 from univoice.provider import Document, ProviderSettings
 from univoice.webhooks.request import WebhookRejected
 from univoice_messagebird import compile, events
@@ -55,6 +56,13 @@ class MessageBirdProvider(MessageBirdOperations):
 
     def needs_app(self, flow: Flow) -> bool:
         return compile.needs_app(flow)
+
+    def continuation_points(self, flow: Flow) -> dict[str, str]:
+        """Each gather it cannot run inline (``compile.inline``): its keys go to the app."""
+        return {path: "fetchCallFlow: the app decides the keys (re-prompts, free input, "
+                      "a nested menu) and answers with the next call flow"
+                for path, step in flow.walk()
+                if isinstance(step, Gather) and not compile.inline(step)}
 
     def check_flow(self, flow: Flow) -> None:
         super().check_flow(flow)

@@ -99,6 +99,13 @@ class Provider(ABC):
         client stores the flow there first). MessageBird needs it only for some flows."""
         return self.fetches_documents
 
+    def continuation_points(self, flow: Flow) -> dict[str, str]:
+        """The steps (by path) at which a call running ``flow`` goes back to the webhook
+        app for what runs next, each with a short reason (``univoice flow graph`` marks
+        them). Pure; default: none, the whole flow is sent with the call. A provider
+        whose ``needs_app`` can be true says where."""
+        return {}
+
     def __init__(self, settings: ProviderSettings | None = None, **values: Any) -> None:
         if settings is None:
             try:

@@ -1,4 +1,4 @@
-"""``univoice flow check|schema|render`` and ``univoice simulate``."""
+"""``univoice flow check|schema|render|graph`` and ``univoice simulate``."""
 
 from __future__ import annotations
 
@@ -72,6 +72,48 @@ def render(
     adapter = provider_class(provider).offline()  # compiling needs no account
     adapter.check_flow(flow)
     typer.echo(adapter.compile_flow(flow).body)
+
+
+@app.command()
+def graph(
+    file: FlowFile,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the diagram here; its suffix picks the format: .mmd "
+        "(or .md, fenced) for Mermaid, .svg, .html (a self-contained page). Without it, "
+        "Mermaid goes to stdout.")] = None,
+    provider: Annotated[str | None, typer.Option(
+        "--provider", "-p", help="Mark where this provider calls the webhook app back, "
+        "and the steps it cannot run.")] = None,
+) -> None:
+    """Draw the flow: steps as nodes, keys, no-input, invalid, retries and no-answer as
+    labelled edges. Rendered here, with no network."""
+    from univoice.graph import FORMATS, Format, render
+
+    form: Format = "mermaid"
+    if output is not None:
+        suffix = output.suffix.lower()
+        if suffix not in FORMATS:
+            stderr.print(f"error: cannot tell the format of {str(output)!r} from its suffix; "
+                         f"use one of {', '.join(FORMATS)}", markup=False)
+            raise typer.Exit(2)
+        form = FORMATS[suffix]
+    adapter = None
+    if provider is not None:
+        from univoice.plugins import provider_class
+
+        adapter = provider_class(provider).offline()  # marking needs no account
+    text = render(load(file), form, adapter)
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    if output.suffix.lower() == ".md":
+        text = f"```mermaid\n{text}```\n"
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        stderr.print(f"error: cannot write {output}: {exc.strerror}", markup=False)
+        raise typer.Exit(1) from None
+    stderr.print(f"wrote {output} ({form})", markup=False)
 
 
 def simulate(
