@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import typer
 
 from univoice import __version__
-from univoice.cli import config, demo, events, flows, migrate, providers
+from univoice.cli import config, demo, events, flows, migrate, providers, routing
 from univoice.cli.output import fail, stderr
 from univoice.errors import UnivoiceError
 
@@ -36,6 +36,7 @@ app.command("demo")(demo.demo)
 app.command("providers")(providers.providers)
 app.command("convert")(migrate.convert)
 app.command("port")(migrate.port)
+app.command("route")(routing.route)
 
 
 def _version(value: bool) -> None:

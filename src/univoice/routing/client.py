@@ -26,7 +26,7 @@ from univoice.models import Call
 from univoice.resources import AsyncCalls, Calls, _flow
 from univoice.routing.breaker import Breakers
 from univoice.routing.config import RoutingConfig
-from univoice.routing.decide import Decision
+from univoice.routing.decide import Decision, check_destination
 from univoice.routing.route import EventSink, Router, RouteRun, create_args
 from univoice.store import FlowStore, open_store
 
@@ -95,7 +95,7 @@ class RoutedCalls(Calls):
         that provably placed nothing is followed by the next. The ``Call`` carries the
         route (``call.route``); a failure carries it as ``error.route``."""
         router, tag = self._voice.router, _tag(tag)
-        neutral = _flow(flow)
+        to, neutral = check_destination(to), _flow(flow)
         run = RouteRun(router, router.decide(to, tag=tag, flow=neutral,
                                              machine_detection=bool(machine_detection)), tag)
         options = {"flow": neutral, "answer_url": answer_url, "ring_timeout": ring_timeout,
@@ -200,7 +200,7 @@ class AsyncRoutedCalls(AsyncCalls):
                      machine_detection: bool | None = None, record: bool | None = None,
                      callback_url: str | None = None, tag: str | None = None) -> Call:
         router, tag = self._voice.router, _tag(tag)
-        neutral = _flow(flow)
+        to, neutral = check_destination(to), _flow(flow)
         run = RouteRun(router, router.decide(to, tag=tag, flow=neutral,
                                              machine_detection=bool(machine_detection)), tag)
         options = {"flow": neutral, "answer_url": answer_url, "ring_timeout": ring_timeout,

@@ -45,6 +45,20 @@ class Destination:
         return cls(to, phonenumbers.region_code_for_number(parsed), parsed.country_code)
 
 
+def check_destination(to: object) -> str:
+    """``to`` as a call's destination (E.164 or SIP URI), else ``InvalidArguments``."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from univoice.errors import FlowIssue, InvalidArguments
+    from univoice.flow.fields import Target
+
+    try:
+        return TypeAdapter(Target).validate_python(to)
+    except ValidationError as exc:
+        message = exc.errors(include_url=False, include_input=False)[0]["msg"]
+        raise InvalidArguments([FlowIssue("to", message)]) from None
+
+
 @dataclass(frozen=True, slots=True)
 class Passed:
     provider: str

@@ -7,9 +7,9 @@ what a failure means, what the breakers and the record say, is decided here once
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from univoice.errors import (

@@ -59,6 +59,7 @@ from univoice.webhooks.request import WebhookRejected, WebhookRequest
 if TYPE_CHECKING:
     import httpx
 
+    from univoice.routing.config import RoutingConfig
     from univoice.transport import AsyncTransport, HttpSettings
 
 log = logging.getLogger("univoice.events")
@@ -84,14 +85,16 @@ class VoiceApp:
                  inbound: Mapping[str, Flow | Callable[[], Flow]] | None = None,
                  default_flow: Flow | Callable[[], Flow] | None = None,
                  http: HttpSettings | None = None,
-                 http_client: httpx.AsyncClient | None = None) -> None:
+                 http_client: httpx.AsyncClient | None = None,
+                 routing: RoutingConfig | None = None) -> None:
         """``inbound`` maps a called number to the flow (or a function making it) that
         answers an inbound call to it; ``default_flow`` answers every other number.
         ``event_lease``: seconds a claim on an event lasts while its handlers run; a
         redelivery takes the event over after it (the process handling it died), so it
         should exceed the longest handler and stay under the provider's retry span.
         ``http`` / ``http_client`` tune the REST requests the app makes itself (pushing a
-        call's next flow to Bird), as for ``AsyncVoice``."""
+        call's next flow to Bird), as for ``AsyncVoice``. ``routing``: the providers whose
+        circuit breakers (kept in ``store``) ``GET /univoice/health`` reports."""
         self.public_url = public_url.rstrip("/")
         self._inbound = dict(inbound or {})
         self._default_flow = default_flow
@@ -102,6 +105,7 @@ class VoiceApp:
         self.max_body = max_body
         self._handlers: list[tuple[tuple[type[BaseEvent], ...], Handler]] = []
         self._http, self._http_client = http, http_client
+        self.routing = routing
         self._rest: dict[str, AsyncTransport] = {}
         self._app = Starlette(routes=[
             Route(f"{PREFIX}/health", self._health, methods=["GET"]),
@@ -166,7 +170,21 @@ class VoiceApp:
         except StoreUnavailable as exc:
             return JSONResponse({"ok": False, "store": str(exc)}, status_code=503)
         ok = bool(state.get("reachable", True))
-        return JSONResponse({"ok": ok, "store": state}, status_code=200 if ok else 503)
+        body: dict[str, Any] = {"ok": ok, "store": state}
+        if ok and self.routing is not None:
+            # Reported, not judged: a provider's open circuit leaves the app able to take
+            # every callback, so the app stays healthy.
+            body["providers"] = await to_thread.run_sync(self._breakers)
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    def _breakers(self) -> dict[str, Any]:
+        from univoice.routing.breaker import Breakers
+
+        assert self.routing is not None
+        try:
+            return Breakers(self.store, self.routing.breaker).states(self.routing.members())
+        except StoreUnavailable as exc:
+            return {"error": str(exc)}
 
     async def _events(self, request: Request) -> Response:
         try:

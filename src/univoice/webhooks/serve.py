@@ -27,7 +27,7 @@ def create_app() -> VoiceApp:
     default_flow = Flow.load(flow_file) if flow_file else None
     public = str(config.public_url or os.environ.get("UNIVOICE_SERVE_URL", "http://127.0.0.1:8000"))
     return VoiceApp(public_url=public, store=config.flow_store, default_flow=default_flow,
-                    inbound=numbers,
+                    inbound=numbers, routing=config.routing,
                     providers=[config.make_provider(name) for name in _configured(config)])
 
 
@@ -47,5 +47,7 @@ def load_app(target: str) -> VoiceApp:
 
 
 def _configured(config: Config) -> list[str]:
-    # The configured provider with its settings; others are created on demand.
-    return [config.provider]
+    # The configured provider, and every routed one, with its settings (each verifies its
+    # callbacks with them); others are created on demand.
+    routed = config.routing.members() if config.routing is not None else []
+    return [config.provider, *(n for n in routed if n != config.provider)]
