@@ -146,3 +146,37 @@ def test_health_shows_breakers_shared_through_the_store(cli: Callable[..., Resul
     assert body["ok"] is True and body["providers"]["messagebird"]["state"] == "open"
     for secret in SECRETS:
         assert secret not in health.text
+
+
+def test_callbacks_of_every_routed_provider_are_verified_with_its_settings(
+        configured: Path) -> None:
+    """The configured provider is the simulator; Bandwidth is only routed to. Its calls'
+    callbacks still arrive, verified with Bandwidth's own callback credentials."""
+    body = {"eventType": "disconnect", "eventTime": "2026-01-01T00:00:05.000Z",
+            "accountId": "9900000", "applicationId": "app-1", "from": "+19195550100",
+            "to": "+12125550123", "direction": "outbound", "callId": "c-routed-1",
+            "startTime": "2026-01-01T00:00:00.000Z", "cause": "hangup"}
+    seen: list[object] = []
+    app = create_app()
+    app.on()(seen.append)
+    with TestClient(app) as client:
+        wrong = client.post("/univoice/bandwidth/events", json=body, auth=("cb", "nope"))
+        assert wrong.status_code == 401 and seen == []
+        good = client.post("/univoice/bandwidth/events", json=body,
+                           auth=("cb", "cb-secret-password"))
+        again = client.post("/univoice/bandwidth/events", json=body,
+                            auth=("cb", "cb-secret-password"))
+    assert good.status_code == 200 and again.status_code == 200
+    assert [getattr(e, "call_id", None) for e in seen] == ["c-routed-1"]  # handled once
+
+
+def test_the_readme_routing_example_is_a_valid_configuration(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("## Routing and failover", 1)[1]
+    toml = section.split("```toml", 1)[1].split("```", 1)[0]
+    path = tmp_path / "univoice.toml"
+    path.write_text(toml)
+    routing = Config.load(path).routing
+    assert routing is not None
+    assert routing.members() == ["bandwidth", "messagebird", "bird"]
+    assert [r.name for r in routing.rules] == ["benelux", "us-migration"]
