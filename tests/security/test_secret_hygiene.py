@@ -339,12 +339,31 @@ def _render(s: Session) -> None:
     s("flow", "render", PORTABLE, "--provider", s.provider)
 
 
+def _graph(s: Session) -> None:
+    s("flow", "graph", IVR, "--provider", s.provider)
+    s("flow", "graph", IVR, "--provider", s.provider, "-o", str(s.folder / "ivr.html"))
+
+
+def _route(s: Session) -> None:
+    routing = ('[routing]\nproviders = ["bandwidth", "messagebird", "bird"]\n'
+               '[[routing.rules]]\nname = "nl"\ncountries = ["NL"]\n'
+               'providers = ["bird", "messagebird"]\n')
+    for store in (None, REDIS):  # the Redis store is unreachable: its URL has a password
+        config = write_config(s.folder, s.provider, s.api, store=store)
+        routed = config.with_name(f"routed-{config.name}")
+        routed.write_text(config.read_text() + routing)
+        for extra in ((), ("--json",)):
+            s("route", "+31612345678", "--flow", IVR, "--config", str(routed), *extra)
+            s("providers", "--health", "--config", str(routed), *extra)
+
+
 COMMANDS: dict[str, Invocations] = {
     "serve": _serve, "call": _call, "convert": _convert,
     "simulate": _both("simulate", IVR, "--press", "1"), "demo": _both("demo"),
     "providers": _both("providers"), "port": _both("port", PORTABLE),
     "flow check": _both("flow", "check", IVR, PORTABLE),
     "flow schema": lambda s: s("flow", "schema") and None, "flow render": _render,
+    "flow graph": _graph, "route": _route,
     "config show": _config, "config check": _config,
     "events parse": _events, "events list": _events, "events tail": _events,
     "events replay": _events,
