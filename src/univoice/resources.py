@@ -10,9 +10,11 @@ import asyncio
 import contextlib
 import os
 import re
+import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import replace
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
@@ -51,6 +53,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 Sink = str | Path | IO[bytes]
 DEFAULT_PAGE_SIZE = 50
+# The feature a provider without a lookup of lost creates lacks (``calls.find_created``).
+LOST_CREATE_LOOKUP = "looking up a create whose answer was lost"
 
 
 def _invalid(name: str, message: str) -> InvalidArguments:
@@ -150,6 +154,18 @@ class _Ops:
         hosted = self._hosted(params.flow)
         return self.p.create_call(params.model_copy(update=hosted) if hosted else params)
 
+    def find_created(self, to: str, from_: str | None, flow: Any, answer_url: str | None,
+                     tag: str, since: datetime | None) -> Operation[Call | None]:
+        """The lookup a create with ``tag`` is reconciled by after a lost answer, dated
+        ``since`` (when that create was sent; default now)."""
+        from univoice.errors import UnsupportedFeature
+
+        with _provider_time(self.p, since):
+            op = self.create_call(to, from_, flow, answer_url=answer_url, tag=tag)
+        if op.reconcile is None:
+            raise UnsupportedFeature(LOST_CREATE_LOOKUP, self.p.name)
+        return op.reconcile()
+
     def list_calls(self, page_size: int, filters: dict[str, Any]
                    ) -> Callable[[str | None], Operation[Page[Call]]]:
         parsed = CallFilters(**filters)
@@ -177,6 +193,25 @@ class _Ops:
                        ) -> Operation[WebhookSubscription]:
         checked = WebhookArgs(url=url, events=list(events or []))
         return self.p.create_webhook(checked.url, checked.events)
+
+
+_CLOCK_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _provider_time(provider: Provider, when: datetime | None) -> Iterator[None]:
+    """Build an operation as if at ``when``: a lookup's window is dated by the provider's
+    clock when the operation is made (only while it is made: no I/O happens here)."""
+    clock = getattr(provider, "clock", None)
+    if when is None or clock is None:
+        yield
+        return
+    with _CLOCK_LOCK:
+        provider.clock = lambda: when  # type: ignore[attr-defined]
+        try:
+            yield
+        finally:
+            provider.clock = clock  # type: ignore[attr-defined]
 
 
 def _id(name: str, value: str) -> str:
@@ -420,6 +455,18 @@ class Calls(_Sync):
         result: Call = self._run(self._p.get_call(_id("call_id", call_id)))
         return result
 
+    def find_created(self, to: str, from_: str | None = None, *, tag: str,
+                     flow: Flow | str | Path | dict[str, Any] | None = None,
+                     answer_url: str | None = None, since: datetime | None = None
+                     ) -> Call | None:
+        """The call a create with these arguments and ``tag`` placed, or None when the
+        provider shows none: how a create whose outcome was lost (a crash, an
+        ``AmbiguousCreate``) is settled before it is made again. ``since``: when that create
+        was sent (the lookup's window starts shortly before)."""
+        found: Call | None = self._run(
+            self._ops.find_created(to, from_, flow, answer_url, tag, since))
+        return found
+
     def list(self, *, limit: int | None = None, page_size: int = DEFAULT_PAGE_SIZE,
              **filters: Any) -> Pager[Call]:
         """Calls, newest pages fetched lazily; filters: to, from_, status, created_after,
@@ -651,6 +698,14 @@ class AsyncCalls(_Async):
     async def get(self, call_id: str) -> Call:
         result: Call = await self._run(self._p.get_call(_id("call_id", call_id)))
         return result
+
+    async def find_created(self, to: str, from_: str | None = None, *, tag: str,
+                           flow: Flow | str | Path | dict[str, Any] | None = None,
+                           answer_url: str | None = None, since: datetime | None = None
+                           ) -> Call | None:
+        found: Call | None = await self._run(
+            self._ops.find_created(to, from_, flow, answer_url, tag, since))
+        return found
 
     def list(self, *, limit: int | None = None, page_size: int = DEFAULT_PAGE_SIZE,
              **filters: Any) -> AsyncPager[Call]:

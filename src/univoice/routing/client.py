@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -20,10 +21,16 @@ from typing import TYPE_CHECKING, Any, Self
 from anyio import to_thread
 
 from univoice.client import AsyncVoice, Voice
-from univoice.errors import ConfigError, UnivoiceError
+from univoice.errors import (
+    AmbiguousCreate,
+    ConfigError,
+    InvalidArguments,
+    UnivoiceError,
+    UnsupportedFeature,
+)
 from univoice.flow import Flow
 from univoice.models import Call
-from univoice.resources import AsyncCalls, Calls, _flow
+from univoice.resources import LOST_CREATE_LOOKUP, AsyncCalls, Calls, _flow
 from univoice.routing.breaker import Breakers
 from univoice.routing.config import RoutingConfig
 from univoice.routing.decide import Decision, check_destination
@@ -112,6 +119,35 @@ class RoutedCalls(Calls):
                 continue
             return run.placed(name, call)
         raise run.exhausted()
+
+    def find_created(self, to: str, from_: str | None = None, *, tag: str,
+                     flow: FlowArg = None, answer_url: str | None = None,
+                     since: datetime | None = None) -> Call | None:
+        """The call a routed create with ``tag`` placed on any of the providers, or None
+        when none shows one; ``AmbiguousCreate`` when a provider that could have placed it
+        cannot be asked."""
+        router, neutral = self._voice.router, _flow(flow)
+        unknown: list[str] = []
+        for name in router.config.members():
+            try:
+                found = self._voice.members[name].calls.find_created(
+                    to, **create_args(router.config, name, from_, {
+                        "tag": tag, "flow": neutral, "answer_url": answer_url,
+                        "since": since}))
+            except (UnsupportedFeature, ConfigError, InvalidArguments) as exc:
+                if getattr(exc, "feature", None) == LOST_CREATE_LOOKUP:
+                    unknown.append(name)
+                continue  # this provider could not have taken the call
+            except UnivoiceError as exc:
+                unknown.append(f"{name} ({exc})")
+                continue
+            if found is not None:
+                router.remember(found.id, name)
+                return found
+        if unknown:
+            raise AmbiguousCreate(f"cannot tell whether {', '.join(unknown)} placed it",
+                                  provider="routing", operation="calls.create", tag=tag)
+        return None
 
     def of(self, call_id: str) -> Calls:
         """The calls resource of the provider that placed ``call_id``."""
@@ -219,6 +255,32 @@ class AsyncRoutedCalls(AsyncCalls):
             placed: Call = await to_thread.run_sync(run.placed, name, call)
             return placed
         raise run.exhausted()
+
+    async def find_created(self, to: str, from_: str | None = None, *, tag: str,
+                           flow: FlowArg = None, answer_url: str | None = None,
+                           since: datetime | None = None) -> Call | None:
+        router, neutral = self._voice.router, _flow(flow)
+        unknown: list[str] = []
+        for name in router.config.members():
+            try:
+                found = await self._voice.members[name].calls.find_created(
+                    to, **create_args(router.config, name, from_, {
+                        "tag": tag, "flow": neutral, "answer_url": answer_url,
+                        "since": since}))
+            except (UnsupportedFeature, ConfigError, InvalidArguments) as exc:
+                if getattr(exc, "feature", None) == LOST_CREATE_LOOKUP:
+                    unknown.append(name)
+                continue
+            except UnivoiceError as exc:
+                unknown.append(f"{name} ({exc})")
+                continue
+            if found is not None:
+                await to_thread.run_sync(router.remember, found.id, name)
+                return found
+        if unknown:
+            raise AmbiguousCreate(f"cannot tell whether {', '.join(unknown)} placed it",
+                                  provider="routing", operation="calls.create", tag=tag)
+        return None
 
     async def of(self, call_id: str) -> AsyncCalls:
         name = await to_thread.run_sync(self._voice.router.provider_of, call_id)

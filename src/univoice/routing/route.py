@@ -56,6 +56,9 @@ class Router:
         name = state.get("provider") if state else None
         return name if isinstance(name, str) and name in self.providers else None
 
+    def remember(self, call_id: str, provider: str) -> None:
+        self.store.put_state(CALL_KEY.format(call_id), {"provider": provider})
+
     def emit(self, event: BaseEvent) -> None:
         for sink in self.sinks:
             sink(event)
@@ -119,7 +122,7 @@ class RouteRun:
 
     def placed(self, name: str, call: Call) -> Call:
         self.router.breakers.success(name)
-        self.router.store.put_state(CALL_KEY.format(call.id), {"provider": name})
+        self.router.remember(call.id, name)
         self.attempts.append(RouteAttempt(provider=name, outcome="placed"))
         record = self.record(chosen=name)
         self.router.emit(CallRouted(
