@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import typer
 
 from univoice import __version__
-from univoice.cli import config, demo, events, flows, migrate, providers, routing
+from univoice.cli import campaigns, config, demo, events, flows, migrate, providers, routing
 from univoice.cli.output import fail, stderr
 from univoice.errors import UnivoiceError
 
@@ -29,6 +29,7 @@ app = typer.Typer(
 app.add_typer(flows.app, name="flow")
 app.add_typer(config.app, name="config")
 app.add_typer(events.app, name="events")
+app.add_typer(campaigns.app, name="campaign")
 app.command("serve")(events.serve)
 app.command("call")(config.call)
 app.command("simulate")(flows.simulate)
