@@ -32,7 +32,8 @@ LONG = os.environ.get("UNIVOICE_LONG", "") not in ("", "0", "false")
 ROWS = 10_000 if LONG else 1_000
 RATE = 100.0
 SEED = int(os.environ.get("UNIVOICE_SEED", "20240609"))
-FLOW = "name: reminder\ninputs: [name]\nsteps:\n  - say: Hello {name}, see you tomorrow.\n  - hangup\n"
+FLOW = ("name: reminder\ninputs: [name]\nsteps:\n"
+        "  - say: Hello {name}, see you tomorrow.\n  - hangup\n")
 CREATE_FAULTS = {"reset": 2, "status:429:0.05": 2, "status:503:0.05": 1, "status:500": 1,
                  "reset_after": 2, "status_after:500": 1, "truncated": 1, "non_json": 1,
                  "drop_after": 1}
