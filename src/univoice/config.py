@@ -16,6 +16,11 @@
     "+31201234567" = "flows/support.yaml"
     default = "flows/closed.yaml"
 
+    [console]                               # the web console of ``univoice serve``
+    enabled = true
+    username = "ops"
+    password = "..."                        # or UNIVOICE_CONSOLE__PASSWORD
+
 pydantic-settings reads the file and the environment; each provider validates its own
 table with its settings model (secrets as ``SecretStr``: masked wherever shown).
 """
@@ -30,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from univoice.console.settings import ConsoleConfig
 from univoice.errors import ConfigError
 from univoice.flow.fields import HttpUrl
 from univoice.redact import MASK, is_secret_field
@@ -84,6 +90,8 @@ class Config(BaseSettings):
     inbound: dict[str, str] = Field(default_factory=dict)
     # Several providers with rules and failover (univoice.routing); None: ``provider`` only.
     routing: RoutingConfig | None = None
+    # The web console ``univoice serve`` mounts (off unless enabled; needs credentials).
+    console: ConsoleConfig = Field(default_factory=ConsoleConfig)
     source: str | None = Field(None, exclude=True)  # the file read, if any
     # Provider tables as given (credentials included): private, so never in a repr or dump.
     _tables: dict[str, dict[str, Any]] = PrivateAttr(default_factory=dict)
@@ -133,28 +141,34 @@ class Config(BaseSettings):
         return get_provider(name or self.provider, **self.provider_table(name))
 
     def missing(self) -> list[str]:
-        """What the chosen provider still needs, one line each ([] when complete)."""
+        """What the chosen provider, and every routed one, still needs, one line each
+        ([] when complete)."""
+        routed = self.routing.members() if self.routing is not None else []
+        names = [self.provider, *(n for n in routed if n != self.provider)]
+        return [line for name in names for line in self._missing(name)]
+
+    def _missing(self, name: str) -> list[str]:
         from univoice.plugins import providers
 
         found = providers()
-        if self.provider not in found:
-            return [f"provider '{self.provider}' is not installed; installed: "
+        if name not in found:
+            return [f"provider '{name}' is not installed; installed: "
                     f"{', '.join(found)}"]
-        model = found[self.provider].settings_model
+        model = found[name].settings_model
         try:
-            model(**self.provider_table())
+            model(**self.provider_table(name))
         except ValidationError as exc:
             out = []
             for err in exc.errors(include_url=False, include_input=False):
                 field = ".".join(str(p) for p in err["loc"])
-                env = f"{ENV_PREFIX}{self.provider.upper()}__{field.upper()}"
+                env = f"{ENV_PREFIX}{name.upper()}__{field.upper()}"
                 if err["type"] == "missing":
-                    out.append(f"{self.provider}.{field} is missing (set it in the "
-                               f"[{self.provider}] table or {env})")
+                    out.append(f"{name}.{field} is missing (set it in the "
+                               f"[{name}] table or {env})")
                 elif err["type"] == "extra_forbidden":
-                    out.append(f"{self.provider}.{field} is not a setting of {self.provider}")
+                    out.append(f"{name}.{field} is not a setting of {name}")
                 else:
-                    out.append(f"{self.provider}.{field}: {err['msg']}")
+                    out.append(f"{name}.{field}: {err['msg']}")
             return out
         return []
 

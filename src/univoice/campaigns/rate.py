@@ -77,7 +77,8 @@ class RedisPacer:
 
         self.interval_us = int(1_000_000 / rate)
         self.prefix = prefix
-        self._redis: Any = aioredis.from_url(url)
+        connect: Any = aioredis.from_url  # untyped in some redis-py releases
+        self._redis: Any = connect(url)
         self._script: Any = self._redis.register_script(_RESERVE)
 
     async def wait(self, provider: str) -> None:

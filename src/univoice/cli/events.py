@@ -59,6 +59,12 @@ def serve(
         stdout.print(f"  {name}: callbacks and inbound calls -> {base}/univoice/{name}/events",
                      markup=False)
     stdout.print(f"  health: {base}/univoice/health", markup=False)
+    if config.console.enabled:
+        from univoice.console.settings import check
+
+        check(config.console)  # no credentials: one clear error now, not in every worker
+        stdout.print(f"  console: {base}/univoice/console/ (HTTP Basic: the [console] "
+                     "username and password)", markup=False)
     uvicorn.run("univoice.webhooks.serve:create_app", factory=True, host=host, port=port,
                 workers=workers, log_level="info" if log_events else "warning",
                 access_log=False)

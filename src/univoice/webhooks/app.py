@@ -44,8 +44,8 @@ from anyio import to_thread
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from univoice.errors import ProviderNotFound, UnivoiceError
 from univoice.events import BaseEvent
@@ -116,6 +116,11 @@ class VoiceApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._app(scope, receive, send)
+
+    def mount(self, path: str, app: ASGIApp) -> None:
+        """Serve ``app`` under ``path``, ahead of the webhook routes (``univoice serve``
+        mounts the console there: ``univoice.console``)."""
+        self._app.router.routes.insert(0, Mount(path, app=app))
 
     async def aclose(self) -> None:
         """Close the REST clients the app opened for pushes (not a client passed in)."""

@@ -18,7 +18,7 @@ from univoice.webhooks.app import VoiceApp
 def create_app() -> VoiceApp:
     target = os.environ.get("UNIVOICE_SERVE_APP")
     if target:
-        return load_app(target)
+        return with_console(load_app(target), Config.load(), own=True)
     from univoice.flow import Flow
 
     config = Config.load()
@@ -26,9 +26,27 @@ def create_app() -> VoiceApp:
     flow_file = os.environ.get("UNIVOICE_SERVE_FLOW") or config.inbound.get("default")
     default_flow = Flow.load(flow_file) if flow_file else None
     public = str(config.public_url or os.environ.get("UNIVOICE_SERVE_URL", "http://127.0.0.1:8000"))
-    return VoiceApp(public_url=public, store=config.flow_store, default_flow=default_flow,
-                    inbound=numbers, routing=config.routing,
-                    providers=[config.make_provider(name) for name in _configured(config)])
+    app = VoiceApp(public_url=public, store=config.flow_store, default_flow=default_flow,
+                   inbound=numbers, routing=config.routing,
+                   providers=[config.make_provider(name) for name in _configured(config)])
+    return with_console(app, config, flow_file=flow_file)
+
+
+def with_console(app: VoiceApp, config: Config, *, flow_file: str | None = None,
+                 own: bool = False) -> VoiceApp:
+    """Mount the web console on ``app`` when ``[console] enabled`` (``univoice.console``),
+    listing the configured inbound flows; for an app of the user's (``own``), its
+    default flow."""
+    if config.console.enabled:
+        from univoice.console.catalog import catalog_of
+        from univoice.console.mount import attach
+
+        numbers = {k: v for k, v in config.inbound.items() if k != "default"}
+        catalog = catalog_of({} if own else numbers, flow_file,
+                             examples=config.console.examples,
+                             default_flow=app.inbound_flow(None) if own else None)
+        attach(app, config, catalog)
+    return app
 
 
 def load_app(target: str) -> VoiceApp:
